@@ -1,0 +1,70 @@
+/**
+ * One vocabulary for every decision, shared by the broker's audit, the devices' diagnosis and the UI.
+ * The codes are a contract: tests, JSON output and the audit file use them verbatim.
+ */
+export const REASONS = {
+  OK: 'accepted',
+  NO_CERTIFICATE: 'no client certificate was presented',
+  UNKNOWN_CA: 'the certificate was not issued by a trusted CA',
+  SELF_SIGNED: 'the certificate is self-signed',
+  EXPIRED: 'the certificate has expired',
+  NOT_YET_VALID: 'the certificate is not valid yet',
+  REVOKED: 'the certificate has been revoked',
+  WRONG_KEY_USAGE: 'the certificate is not allowed for client authentication',
+  WEAK_SIGNATURE: 'the certificate is signed with a weak algorithm (SHA-1)',
+  KEY_MISMATCH: 'the private key does not belong to the certificate',
+  UNKNOWN_IDENTITY: 'the certificate is valid but its name is not in the policy',
+  CLIENT_ID_MISMATCH: 'the MQTT client id differs from the certificate name',
+  PUBLISH_DENIED: 'publishing to this topic is not allowed by the policy',
+  SUBSCRIBE_DENIED: 'subscribing to this topic filter is not allowed by the policy',
+  SERVER_UNTRUSTED: 'the broker certificate is not from the trusted CA',
+  HOSTNAME_MISMATCH: 'the broker certificate does not name the host connected to',
+  PROTOCOL_ERROR: 'the peer broke the TLS or MQTT protocol',
+  BROKER_UNREACHABLE: 'the broker could not be reached',
+  TIMEOUT: 'the peer did not answer in time',
+  KEEPALIVE_TIMEOUT: 'the connection went silent past its keepalive',
+  CLIENT_CLOSED: 'the connection was closed by the client',
+  SERVER_SHUTDOWN: 'the broker is shutting down',
+  LIMIT_EXCEEDED: 'a broker limit was exceeded (connections, packet size, topic depth)',
+  CLOSED_BY_BROKER: 'closed by the broker after the handshake (the broker audit has the reason)',
+} as const;
+
+export type Reason = keyof typeof REASONS;
+
+export function describeReason(reason: Reason): string {
+  return REASONS[reason];
+}
+
+export function isReason(value: unknown): value is Reason {
+  return typeof value === 'string' && Object.hasOwn(REASONS, value);
+}
+
+/**
+ * Maps OpenSSL's verification error codes (as Node reports them in `socket.authorizationError` or
+ * `error.code`) onto the vocabulary. Unknown codes fall back to UNKNOWN_CA: the chain did not verify.
+ */
+const OPENSSL_VERIFY_CODES: Record<string, Reason> = {
+  CERT_HAS_EXPIRED: 'EXPIRED',
+  CERT_NOT_YET_VALID: 'NOT_YET_VALID',
+  CERT_REVOKED: 'REVOKED',
+  INVALID_PURPOSE: 'WRONG_KEY_USAGE',
+  CA_MD_TOO_WEAK: 'WEAK_SIGNATURE',
+  EE_KEY_TOO_SMALL: 'WEAK_SIGNATURE',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'SELF_SIGNED',
+  SELF_SIGNED_CERT_IN_CHAIN: 'UNKNOWN_CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'UNKNOWN_CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'UNKNOWN_CA',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'UNKNOWN_CA',
+  CERT_SIGNATURE_FAILURE: 'UNKNOWN_CA',
+  CERT_UNTRUSTED: 'UNKNOWN_CA',
+  CERT_REJECTED: 'UNKNOWN_CA',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'HOSTNAME_MISMATCH',
+  HOSTNAME_MISMATCH: 'HOSTNAME_MISMATCH',
+  UNABLE_TO_GET_CRL: 'REVOKED',
+  CRL_HAS_EXPIRED: 'REVOKED',
+};
+
+export function reasonFromVerifyCode(code: string | undefined | null): Reason {
+  if (!code) return 'UNKNOWN_CA';
+  return OPENSSL_VERIFY_CODES[code] ?? 'UNKNOWN_CA';
+}

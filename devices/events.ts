@@ -1,0 +1,83 @@
+/**
+ * The typed contract between the fleet (devices in worker threads) and whoever watches it (the UI, the headless CLI,
+ * tests). Everything here is plain data: it crosses worker-thread boundaries by structured clone.
+ */
+import type { Reason } from '../core/reasons.ts';
+
+/** The seven steps of the mTLS handshake ladder (DESIGN.md), in order. */
+export const LADDER_STEPS = [
+  'tcp-connect', // 1. client connects (TCP)
+  'server-certificate', // 2. server presents its certificate
+  'server-verified', // 3. client verifies the server
+  'client-certificate', // 4. client presents its certificate
+  'client-verified', // 5. server verifies the client
+  'access-granted', // 6. server grants access (CONNACK, policy)
+  'messages-flow', // 7. messages flow (each publish/subscribe authorized)
+] as const;
+export type LadderStepName = (typeof LADDER_STEPS)[number];
+
+export type StepStatus = 'pending' | 'ok' | 'failed' | 'skipped';
+
+export interface LadderStep {
+  step: LadderStepName;
+  status: StepStatus;
+  /** Epoch ms when the step completed or failed. */
+  at?: number;
+  /** Duration of this step in ms. */
+  ms?: number;
+  /** At a failed step: the reason and the plain words to show. */
+  reason?: Reason;
+  detail?: string;
+}
+
+/** One connection attempt, as the device saw it. */
+export interface HandshakeAttempt {
+  attempt: number;
+  startedAt: number;
+  steps: LadderStep[];
+  /** Local TCP port of the attempt: joins the device's view with the broker's audit record. */
+  localPort?: number;
+  tlsVersion?: string;
+}
+
+export type DeviceState =
+  | 'idle'
+  | 'connecting' // TCP
+  | 'tls-handshake'
+  | 'mqtt-connect'
+  | 'online'
+  | 'backing-off'
+  | 'paused'
+  | 'rejected' // terminal, with a reason
+  | 'stopped';
+
+/** Which behaviour a device has: a sensor profile, or a rogue kind by its DESIGN.md name. */
+export type DeviceProfile = 'climate' | 'tracker' | 'meter' | 'door';
+export type BehaviourRogueKind = 'clientid-spoof' | 'topic-overreach' | 'wildcard-snoop';
+
+export interface DeviceDescriptor {
+  id: string;
+  /** 'climate' etc. for a sensor; the rogue kind name for a rogue. */
+  kind: DeviceProfile | string;
+  rogue: boolean;
+}
+
+export type DeviceEvent =
+  | { type: 'added'; device: DeviceDescriptor; at: number }
+  | { type: 'state'; id: string; state: DeviceState; previous: DeviceState; at: number; reason?: Reason; detail?: string }
+  | { type: 'ladder'; id: string; attempt: HandshakeAttempt; at: number }
+  | { type: 'telemetry'; id: string; seq: number; reading: Record<string, number | string | boolean>; at: number }
+  | { type: 'command'; id: string; command: string; result: string; at: number }
+  | {
+      type: 'rejected';
+      id: string;
+      reason: Reason;
+      step: LadderStepName;
+      detail: string;
+      localPort?: number;
+      at: number;
+    }
+  | { type: 'error'; id: string; message: string; at: number }
+  | { type: 'removed'; id: string; at: number };
+
+export type DeviceEventType = DeviceEvent['type'];

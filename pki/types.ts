@@ -1,0 +1,80 @@
+/** Public types of the PKI. The JSON shape of IdentityInfo is the contract of `certfleet pki show --json`. */
+
+export type KeyType = 'ec' | 'rsa';
+
+/** What an identity is for. */
+export type IdentityRole = 'root-ca' | 'issuing-ca' | 'server' | 'dashboard' | 'device' | 'rogue';
+
+export type CertificateStatus = 'valid' | 'expired' | 'not-yet-valid' | 'revoked';
+
+/** Rogue credential kinds of DESIGN.md; the names are a contract used by the CLI and the tests. */
+export const ROGUE_CREDENTIAL_KINDS = [
+  'no-cert',
+  'self-signed',
+  'foreign-ca',
+  'impostor-ca',
+  'expired',
+  'not-yet-valid',
+  'revoked',
+  'wrong-usage',
+  'sha1',
+  'wrong-key',
+  'unknown-cn',
+] as const;
+export type RogueCredentialKind = (typeof ROGUE_CREDENTIAL_KINDS)[number];
+
+/** Absolute paths of one identity's files. `key`/`chain` may be absent (no-cert, CA certificates). */
+export interface IdentityPaths {
+  /** The leaf certificate (PEM). */
+  cert: string;
+  /** The private key (PKCS#8 PEM, mode 0600). */
+  key: string;
+  /** Leaf followed by the issuing CA: what a client presents. */
+  chain: string;
+  /** The root CA a peer of this identity must trust (the one that signed the chain). */
+  ca: string;
+}
+
+export interface IdentityInfo {
+  id: string;
+  role: IdentityRole;
+  /** Set for role 'rogue'. */
+  rogueKind?: RogueCredentialKind | 'impostor-broker';
+  subject: string;
+  commonName: string;
+  issuer: string;
+  /** Hex, upper case, no separators. */
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  /** e.g. 'ec-p256', 'rsa-2048'. */
+  keyType: string;
+  keyUsage: string[];
+  extKeyUsage: string[];
+  subjectAltNames: string[];
+  /** SHA-256 over the DER certificate, colon-separated upper-case hex, as openssl prints it. */
+  fingerprint256: string;
+  status: CertificateStatus;
+  paths: IdentityPaths;
+}
+
+/** Where everything lives below the state dir; every path absolute. */
+export interface PkiLayout {
+  stateDir: string;
+  pkiDir: string;
+  rootCert: string;
+  rootKey: string;
+  rootCrl: string;
+  issuingCert: string;
+  issuingKey: string;
+  issuingCrl: string;
+  /** Both CRLs, concatenated: what a TLS server loads (every CA in the chain needs one). */
+  crlBundle: string;
+  /** Root + issuing CA certificates. */
+  caBundle: string;
+  identitiesDir: string;
+  rogueDir: string;
+  index: string;
+  lockTarget: string;
+  policy: string;
+}
