@@ -1,0 +1,102 @@
+/**
+ * The compiled policy: CN → grant. A grant is compiled once per connection ({cn} substituted, filters split into
+ * levels, literal topics in a Set) so the per-message checks are a Set lookup or a short level walk.
+ */
+import picomatch from 'picomatch';
+import { CN_PLACEHOLDER, type PolicyFile } from './policy-schema.ts';
+import { isFilterCovered, matchLevels } from './topic-filter.ts';
+
+export interface Policy {
+  /** Where it was read from (for messages). */
+  readonly source: string;
+  readonly requireClientIdMatchesCn: boolean;
+  /** The grant for a CN, or why there is none. */
+  resolve(cn: string): Grant | { refused: string };
+}
+
+export interface Grant {
+  readonly cn: string;
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  /** May this identity publish to this topic name? Never for `$` topics. */
+  canPublish(topic: string): boolean;
+  /** Is every topic this filter can match granted for subscription? */
+  canSubscribe(filter: string): boolean;
+  /** May a message on this topic be delivered to this identity (retained and restored ones included)? */
+  canReceive(topic: string): boolean;
+}
+
+interface CompiledEntry {
+  readonly matches: (cn: string) => boolean;
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+/** Characters that would turn a substituted CN into a wildcard or an extra level. */
+const UNSAFE_CN = /[/+#\u0000]/;
+
+export function compilePolicy(file: PolicyFile, source: string): Policy {
+  const entries: CompiledEntry[] = file.identities.map((entry) => {
+    const patterns = typeof entry.cn === 'string' ? [entry.cn] : entry.cn;
+    // CNs are names, not paths: dot files are ordinary names, and '!' negation would invert a grant.
+    const matches = picomatch(patterns, { dot: true, nonegate: true, noextglob: true });
+    return { matches, publish: entry.publish, subscribe: entry.subscribe };
+  });
+  return {
+    source,
+    requireClientIdMatchesCn: file.requireClientIdMatchesCn,
+    resolve(cn) {
+      if (cn.length === 0) return { refused: 'the certificate has no CN' };
+      const matching = entries.filter((e) => e.matches(cn));
+      if (matching.length === 0) return { refused: `no policy entry matches CN "${cn}"` };
+      const substitute = (filter: string) => filter.replaceAll(CN_PLACEHOLDER, cn);
+      const usesPlaceholder = matching.some((e) =>
+        [...e.publish, ...e.subscribe].some((f) => f.includes('{cn}')),
+      );
+      if (usesPlaceholder && UNSAFE_CN.test(cn)) {
+        return { refused: `CN "${cn}" contains '/', '+', '#' or NUL and cannot stand in a topic` };
+      }
+      const publish = unique(matching.flatMap((e) => e.publish.map(substitute)));
+      const subscribe = unique(matching.flatMap((e) => e.subscribe.map(substitute)));
+      return compileGrant(cn, publish, subscribe);
+    },
+  };
+}
+
+export function compileGrant(cn: string, publish: readonly string[], subscribe: readonly string[]): Grant {
+  const publishMatcher = filterSetMatcher(publish);
+  const receiveMatcher = filterSetMatcher(subscribe);
+  const subscribeCache = new Map<string, boolean>();
+  return {
+    cn,
+    publish,
+    subscribe,
+    canPublish: (topic) => !topic.startsWith('$') && publishMatcher(topic),
+    canSubscribe(filter) {
+      let granted = subscribeCache.get(filter);
+      if (granted === undefined) {
+        granted = isFilterCovered(filter, subscribe);
+        if (subscribeCache.size > 256) subscribeCache.clear();
+        subscribeCache.set(filter, granted);
+      }
+      return granted;
+    },
+    canReceive: receiveMatcher,
+  };
+}
+
+/** A predicate "does any of these filters match this topic name", literal filters answered by a Set. */
+function filterSetMatcher(filters: readonly string[]): (topic: string) => boolean {
+  const literal = new Set(filters.filter((f) => !f.includes('+') && !f.includes('#')));
+  const wildcard = filters.filter((f) => !literal.has(f)).map((f) => f.split('/'));
+  return (topic) => {
+    if (literal.has(topic)) return true;
+    if (wildcard.length === 0) return false;
+    const levels = topic.split('/');
+    return wildcard.some((filter) => matchLevels(filter, levels));
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
