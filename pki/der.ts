@@ -1,0 +1,118 @@
+import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import forge from 'node-forge';
+
+/**
+ * Small DER helpers over node-forge's ASN.1 layer. forge works on "binary strings"; these convert at the edges
+ * so the rest of the PKI deals in Buffers.
+ */
+export const asn1 = forge.asn1;
+export type Asn1 = forge.asn1.Asn1;
+
+export const OID = {
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  ecdsaWithSha1: '1.2.840.10045.4.1',
+  sha256WithRsa: '1.2.840.113549.1.1.11',
+  sha1WithRsa: '1.2.840.113549.1.1.5',
+  authorityKeyIdentifier: '2.5.29.35',
+  subjectKeyIdentifier: '2.5.29.14',
+  crlNumber: '2.5.29.20',
+} as const;
+
+export type HashName = 'sha256' | 'sha1';
+
+/** Parts of node-forge's x509 module that exist at run time but are missing from @types/node-forge. */
+export const forgePki = forge.pki as typeof forge.pki & {
+  getTBSCertificate(cert: forge.pki.Certificate): Asn1;
+  certificateExtensionFromAsn1(ext: Asn1): Record<string, unknown>;
+};
+
+export function toDer(node: Asn1): Buffer {
+  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
+}
+
+export function fromDer(der: Buffer): Asn1 {
+  return asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
+}
+
+export function pemToDer(pem: string): Buffer {
+  const body = /-----BEGIN [A-Z0-9 ]+-----([\s\S]*?)-----END [A-Z0-9 ]+-----/.exec(pem);
+  if (!body) throw new Error('no PEM block found');
+  return Buffer.from(body[1]!.replace(/\s+/g, ''), 'base64');
+}
+
+export function derToPem(der: Buffer, label: string): string {
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
+}
+
+export function seq(children: Asn1[]): Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, children);
+}
+
+export function oid(value: string): Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(value).getBytes());
+}
+
+export function integerFromHex(hex: string): Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, forge.util.hexToBytes(hex));
+}
+
+export function integer(value: number): Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(value).getBytes());
+}
+
+export function octetString(bytes: Buffer): Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, bytes.toString('binary'));
+}
+
+export function bitString(bytes: Buffer): Asn1 {
+  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\u0000${bytes.toString('binary')}`);
+}
+
+export function time(date: Date): Asn1 {
+  // RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 on.
+  return date.getUTCFullYear() < 2050
+    ? asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTCTIME, false, asn1.dateToUtcTime(date))
+    : asn1.create(asn1.Class.UNIVERSAL, asn1.Type.GENERALIZEDTIME, false, asn1.dateToGeneralizedTime(date));
+}
+
+/** The AlgorithmIdentifier for a signature by `key` with `hash`. ECDSA has no parameters, RSA a NULL (RFC 5758, 4055). */
+export function signatureAlgorithm(key: KeyObject, hash: HashName): Asn1 {
+  if (key.asymmetricKeyType === 'ec') return seq([oid(hash === 'sha256' ? OID.ecdsaWithSha256 : OID.ecdsaWithSha1)]);
+  const nullParams = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '');
+  return seq([oid(hash === 'sha256' ? OID.sha256WithRsa : OID.sha1WithRsa), nullParams]);
+}
+
+/** Signs DER bytes on libuv's thread pool, so a batch of signatures never stalls the event loop. */
+export function signAsync(hash: HashName, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    sign(hash, data, key, (error, signature) => (error ? reject(error) : resolve(signature)));
+  });
+}
+
+/** Wraps a signed TBS structure (certificate or CRL) as { tbs, algorithm, BIT STRING signature }. */
+export async function signStructure(tbs: Asn1, key: KeyObject, hash: HashName): Promise<Buffer> {
+  const tbsDer = toDer(tbs);
+  const signature = await signAsync(hash, tbsDer, key);
+  return toDer(seq([fromDer(tbsDer), signatureAlgorithm(key, hash), bitString(signature)]));
+}
+
+/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bytes. */
+export function keyIdentifier(publicKey: KeyObject): Buffer {
+  const spki = fromDer(publicKey.export({ type: 'spki', format: 'der' }) as Buffer);
+  const bits = (spki.value as Asn1[])[1]!.value as string;
+  return createHash('sha1').update(Buffer.from(bits.slice(1), 'binary')).digest();
+}
+
+/** A random positive 128-bit serial (RFC 5280 4.1.2.2: ≤ 20 octets, positive): the top bits fixed to 01. */
+export function randomSerialHex(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
+  return bytes.toString('hex').toUpperCase();
+}
+
+/** The subject Name of a DER certificate, as ASN.1, byte for byte (what an issuer field must repeat). */
+export function subjectNameOf(certDer: Buffer): Asn1 {
+  const tbs = ((fromDer(certDer).value as Asn1[])[0]!.value as Asn1[]);
+  return tbs[5]!;
+}

@@ -1,0 +1,19 @@
+import { writeFileAtomic } from '../core/atomic-file.ts';
+import { identityFiles } from './layout.ts';
+import type { PkiLayout } from './types.ts';
+
+export interface IdentityMaterial {
+  id: string;
+  certPem: string;
+  keyPem: string;
+  /** PEM of the CA certificates to append after the leaf in chain.pem. */
+  chainTailPem: string;
+}
+
+/** Key first (0600), then the certificate, then the chain: a reader that finds chain.pem finds the rest. */
+export async function writeIdentityFiles(layout: PkiLayout, material: IdentityMaterial): Promise<void> {
+  const files = identityFiles(layout, material.id);
+  await writeFileAtomic(files.key, material.keyPem, 0o600);
+  await writeFileAtomic(files.cert, material.certPem);
+  await writeFileAtomic(files.chain, material.certPem + material.chainTailPem);
+}

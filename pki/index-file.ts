@@ -1,0 +1,72 @@
+import { readFile } from 'node:fs/promises';
+import lockfile from 'proper-lockfile';
+import { writeFileAtomic } from '../core/atomic-file.ts';
+import { UserError } from '../core/user-error.ts';
+import type { RevokedEntry } from './crl.ts';
+import type { IdentityRole, PkiLayout } from './types.ts';
+
+/** One record per issued certificate. The PEM files are the truth for the certificate itself. */
+export interface IndexEntry {
+  id: string;
+  role: IdentityRole;
+  rogueKind?: string;
+  serial: string;
+  keyType: string;
+  issuedAt: string;
+  notAfter: string;
+}
+
+export interface PkiIndex {
+  version: 1;
+  identities: Record<string, IndexEntry>;
+  /** Per CA: the revoked serials and the number of the last CRL written. */
+  crls: { root: { number: number; revoked: RevokedEntry[] }; issuing: { number: number; revoked: RevokedEntry[] } };
+}
+
+export function emptyIndex(): PkiIndex {
+  return { version: 1, identities: {}, crls: { root: { number: 0, revoked: [] }, issuing: { number: 0, revoked: [] } } };
+}
+
+export async function readIndex(layout: PkiLayout): Promise<PkiIndex> {
+  let text: string;
+  try {
+    text = await readFile(layout.index, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UserError('no certificate authority', `${layout.index} does not exist`, 'Run `certfleet pki init` first.');
+    }
+    throw new UserError('cannot read the PKI index', `${layout.index}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as PkiIndex;
+    if (parsed.version !== 1 || typeof parsed.identities !== 'object' || !parsed.crls) throw new Error('unexpected shape');
+    return parsed;
+  } catch (error) {
+    throw new UserError(
+      'the PKI index is corrupt',
+      `${layout.index}: ${(error as Error).message}`,
+      'Restore it from a backup, or start over with `certfleet pki init --force`.',
+    );
+  }
+}
+
+export async function writeIndex(layout: PkiLayout, index: PkiIndex): Promise<void> {
+  await writeFileAtomic(layout.index, `${JSON.stringify(index, null, 2)}\n`, 0o644);
+}
+
+/**
+ * Runs `change` while holding the PKI lock, so concurrent `certfleet pki …` processes never interleave their
+ * read-modify-write of the index and CRLs. A lock left by a crashed process goes stale after 10 s.
+ */
+export async function withPkiLock<T>(layout: PkiLayout, change: () => Promise<T>): Promise<T> {
+  const release = await lockfile.lock(layout.lockTarget, {
+    realpath: false,
+    stale: 10_000,
+    retries: { retries: 600, minTimeout: 10, maxTimeout: 100, factor: 1.3 },
+  });
+  try {
+    return await change();
+  } finally {
+    await release();
+  }
+}

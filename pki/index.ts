@@ -1,0 +1,12 @@
+/** The certificate authority: node-forge lays out the X.509 structures, node:crypto makes keys and signatures. */
+export { pkiLayout } from './layout.ts';
+export { initPki, ensurePki, ROOT_NAME, ISSUING_NAME } from './init.ts';
+export { issueIdentities, ensureIdentity, ensureIdentities } from './issue.ts';
+export { revokeIdentity, refreshCrlsIfDue, type RevokeResult } from './revoke.ts';
+export { generateRogueKit, rogueCredential, ROGUE_DESCRIPTIONS, ROGUE_KINDS_WITH_FILES, type RogueKind } from './rogue.ts';
+export { listIdentities, showIdentity } from './catalog.ts';
+export { loadTrustMaterial, type TrustMaterial } from './trust.ts';
+export { readCrl, type CrlSummary } from './crl.ts';
+export { validateDeviceId } from './identity-id.ts';
+export { DEFAULT_POLICY_YAML } from './default-policy.ts';
+export * from './types.ts';

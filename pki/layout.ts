@@ -1,0 +1,39 @@
+import { join, resolve } from 'node:path';
+import type { PkiLayout } from './types.ts';
+
+/**
+ * Where everything lives. Plain PEM files in a layout openssl and Mosquitto accept as they are:
+ *   pki/root/{ca.crt,ca.key,crl.pem}  pki/issuing/{ca.crt,ca.key,crl.pem}  pki/ca-bundle.pem  pki/crl-bundle.pem
+ *   pki/identities/<id>/{cert.pem,key.pem,chain.pem}  pki/rogue/<kind>/…  pki/index.json
+ */
+export function pkiLayout(stateDir: string, pkiDirOverride?: string): PkiLayout {
+  const root = resolve(stateDir);
+  const pkiDir = pkiDirOverride ?? join(root, 'pki');
+  return {
+    stateDir: root,
+    pkiDir,
+    rootCert: join(pkiDir, 'root', 'ca.crt'),
+    rootKey: join(pkiDir, 'root', 'ca.key'),
+    rootCrl: join(pkiDir, 'root', 'crl.pem'),
+    issuingCert: join(pkiDir, 'issuing', 'ca.crt'),
+    issuingKey: join(pkiDir, 'issuing', 'ca.key'),
+    issuingCrl: join(pkiDir, 'issuing', 'crl.pem'),
+    crlBundle: join(pkiDir, 'crl-bundle.pem'),
+    caBundle: join(pkiDir, 'ca-bundle.pem'),
+    identitiesDir: join(pkiDir, 'identities'),
+    rogueDir: join(pkiDir, 'rogue'),
+    index: join(pkiDir, 'index.json'),
+    lockTarget: join(root, 'pki'),
+    policy: join(root, 'policy.yaml'),
+  };
+}
+
+export function identityDir(layout: PkiLayout, id: string): string {
+  const rogue = /^rogue-(.+)$/.exec(id);
+  return rogue ? join(layout.rogueDir, rogue[1]!) : join(layout.identitiesDir, id);
+}
+
+export function identityFiles(layout: PkiLayout, id: string): { cert: string; key: string; chain: string } {
+  const dir = identityDir(layout, id);
+  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), chain: join(dir, 'chain.pem') };
+}

@@ -1,0 +1,130 @@
+import { access } from 'node:fs/promises';
+import { loadIssuingCa, type CertificateAuthority } from './authority.ts';
+import { describeIdentity } from './catalog.ts';
+import { buildCertificate, type CertificateProfile, type Issuer, type NameAttributes } from './certificate-builder.ts';
+import { writeCrls } from './crl-files.ts';
+import type { HashName } from './der.ts';
+import { type IndexEntry, readIndex, withPkiLock, writeIndex } from './index-file.ts';
+import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
+import { ROOT_NAME, SERVER_SANS } from './init.ts';
+import { describeKey, generateKeys, privateKeyPem } from './keys.ts';
+import { identityFiles, pkiLayout } from './layout.ts';
+import { ROGUE_CREDENTIAL_KINDS, type IdentityInfo, type PkiLayout, type RogueCredentialKind } from './types.ts';
+
+export type RogueKind = RogueCredentialKind | 'impostor-broker';
+/** Kinds with files on disk: `no-cert` is the absence of a credential. */
+export const ROGUE_KINDS_WITH_FILES: RogueKind[] = [...ROGUE_CREDENTIAL_KINDS.filter((kind) => kind !== 'no-cert'), 'impostor-broker'];
+
+export const ROGUE_DESCRIPTIONS: Record<RogueKind, string> = {
+  'no-cert': 'connects without any client certificate',
+  'self-signed': 'presents a certificate it signed itself',
+  'foreign-ca': 'presents a certificate from an unrelated root CA',
+  'impostor-ca': "presents a certificate from a root that copies the real root's name",
+  expired: 'presents a certificate that expired a month ago',
+  'not-yet-valid': 'presents a certificate valid only from next month',
+  revoked: 'presents a certificate the CA has revoked',
+  'wrong-usage': 'presents a server-only certificate (no clientAuth usage)',
+  sha1: 'presents a certificate signed with SHA-1',
+  'wrong-key': "holds someone else's private key for its certificate",
+  'unknown-cn': 'presents a valid certificate whose name is not in the policy',
+  'impostor-broker': 'a broker certificate from a foreign CA (devices must refuse it)',
+};
+
+const DAY_MS = 86_400_000;
+const FOREIGN_ROOT: NameAttributes = { commonName: 'Foreign Root CA', organizationName: 'Elsewhere Ltd' };
+
+interface RogueSpec {
+  kind: RogueKind;
+  issuer: Issuer;
+  chainTailPem: string;
+  profile?: CertificateProfile;
+  hash?: HashName;
+  validity?: { fromDays: number; toDays: number };
+  foreignKey?: boolean;
+  subjectAltNames?: { dns?: string[]; ip?: string[] };
+}
+
+async function makeRootCa(name: NameAttributes): Promise<CertificateAuthority> {
+  const keys = await generateKeys('ec');
+  const notBefore = new Date(Date.now() - DAY_MS);
+  const cert = await buildCertificate({ subject: name, publicKey: keys.publicKey, issuer: { name, ...keys }, profile: 'root-ca', notBefore, notAfter: new Date(notBefore.getTime() + 3650 * DAY_MS) });
+  return { ...keys, certDer: cert.der, certPem: cert.pem };
+}
+
+async function makeRogue(spec: RogueSpec): Promise<{ material: IdentityMaterial; entry: IndexEntry }> {
+  const id = `rogue-${spec.kind}`;
+  const keys = await generateKeys('ec');
+  const { fromDays, toDays } = spec.validity ?? { fromDays: -1, toDays: 365 };
+  const notBefore = new Date(Date.now() + fromDays * DAY_MS);
+  const notAfter = new Date(Date.now() + toDays * DAY_MS);
+  const selfSigned = spec.kind === 'self-signed';
+  const built = await buildCertificate({
+    subject: { commonName: id },
+    publicKey: keys.publicKey,
+    issuer: selfSigned ? { name: { commonName: id }, ...keys } : spec.issuer,
+    profile: spec.profile ?? 'client',
+    hash: spec.hash,
+    notBefore,
+    notAfter,
+    subjectAltNames: spec.subjectAltNames,
+  });
+  // wrong-key: a real certificate next to a key that is not its own — possession cannot be proven.
+  const keyPem = privateKeyPem(spec.foreignKey ? (await generateKeys('ec')).privateKey : keys.privateKey);
+  return {
+    material: { id, certPem: built.pem, keyPem, chainTailPem: selfSigned ? '' : spec.chainTailPem },
+    entry: { id, role: 'rogue', rogueKind: spec.kind, serial: built.serialHex, keyType: describeKey(keys.publicKey), issuedAt: new Date().toISOString(), notAfter: notAfter.toISOString() },
+  };
+}
+
+async function kitIsComplete(layout: PkiLayout): Promise<boolean> {
+  const index = await readIndex(layout);
+  for (const kind of ROGUE_KINDS_WITH_FILES) {
+    if (!index.identities[`rogue-${kind}`]) return false;
+    if (!(await access(identityFiles(layout, `rogue-${kind}`).chain).then(() => true, () => false))) return false;
+  }
+  return true;
+}
+
+/** The whole rogue credential kit of DESIGN.md. Made once; later calls return what is there. */
+export async function generateRogueKit(stateDir: string, options: { force?: boolean } = {}): Promise<IdentityInfo[]> {
+  const layout = pkiLayout(stateDir);
+  if (options.force || !(await kitIsComplete(layout))) {
+    const real = await loadIssuingCa(layout);
+    const foreign = await makeRootCa(FOREIGN_ROOT);
+    const impostor = await makeRootCa(ROOT_NAME); // same subject as the real root, different key
+    const ours = { issuer: real, chainTailPem: real.certPem };
+    const specs: RogueSpec[] = [
+      { kind: 'self-signed', ...ours },
+      { kind: 'foreign-ca', issuer: foreign, chainTailPem: foreign.certPem },
+      { kind: 'impostor-ca', issuer: impostor, chainTailPem: impostor.certPem },
+      { kind: 'expired', ...ours, validity: { fromDays: -60, toDays: -30 } },
+      { kind: 'not-yet-valid', ...ours, validity: { fromDays: 30, toDays: 395 } },
+      { kind: 'revoked', ...ours },
+      { kind: 'wrong-usage', ...ours, profile: 'server-usage-only' },
+      { kind: 'sha1', ...ours, hash: 'sha1' },
+      { kind: 'wrong-key', ...ours, foreignKey: true },
+      { kind: 'unknown-cn', ...ours },
+      { kind: 'impostor-broker', issuer: foreign, chainTailPem: foreign.certPem, profile: 'server', subjectAltNames: SERVER_SANS },
+    ];
+    const made = await Promise.all(specs.map(makeRogue));
+    await withPkiLock(layout, async () => {
+      const index = await readIndex(layout);
+      for (const { material, entry } of made) {
+        await writeIdentityFiles(layout, material);
+        index.identities[entry.id] = entry;
+      }
+      const revoked = made.find(({ entry }) => entry.rogueKind === 'revoked')!.entry.serial;
+      index.crls.issuing.revoked.push({ serialHex: revoked, revokedAt: new Date().toISOString() });
+      await writeCrls(layout, index);
+      await writeIndex(layout, index);
+    });
+  }
+  return Promise.all(ROGUE_KINDS_WITH_FILES.map((kind) => describeIdentity(layout, `rogue-${kind}`)));
+}
+
+/** The credential of one rogue kind (making the kit on first use); null for `no-cert`. */
+export async function rogueCredential(stateDir: string, kind: RogueKind): Promise<IdentityInfo | null> {
+  if (kind === 'no-cert') return null;
+  await generateRogueKit(stateDir);
+  return describeIdentity(pkiLayout(stateDir), `rogue-${kind}`);
+}

@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { UserError } from '../core/user-error.ts';
+import { identityFiles, pkiLayout } from './layout.ts';
+
+export interface TrustMaterial {
+  /** The root CA (PEM): what a peer trusts. */
+  ca: string;
+  /** Root and issuing CA CRLs (PEM): with CRLs loaded, OpenSSL wants one for every CA in the chain. */
+  crl: string;
+  /** The broker's chain (leaf + issuing CA). */
+  serverCert: string;
+  serverKey: string;
+}
+
+async function read(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UserError('no PKI to serve with', `${path} does not exist`, 'Run `certfleet pki init` first.');
+    }
+    throw new UserError('cannot read a PKI file', `${path}: ${(error as Error).message}`);
+  }
+}
+
+export async function loadTrustMaterial(stateDir: string): Promise<TrustMaterial> {
+  const layout = pkiLayout(stateDir);
+  const server = identityFiles(layout, 'server');
+  const [ca, crl, serverCert, serverKey] = await Promise.all([read(layout.rootCert), read(layout.crlBundle), read(server.chain), read(server.key)]);
+  return { ca, crl, serverCert, serverKey };
+}
