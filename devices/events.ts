@@ -62,11 +62,37 @@ export interface DeviceDescriptor {
   rogue: boolean;
 }
 
+/** A device's message counts so far (QoS 1: `acked` = PUBACKs received; `received` = commands received). */
+export interface MessageCounters {
+  sent: number;
+  acked: number;
+  received: number;
+}
+
 export type DeviceEvent =
   | { type: 'added'; device: DeviceDescriptor; at: number }
-  | { type: 'state'; id: string; state: DeviceState; previous: DeviceState; at: number; reason?: Reason; detail?: string }
+  | {
+      type: 'state';
+      id: string;
+      state: DeviceState;
+      previous: DeviceState;
+      at: number;
+      reason?: Reason;
+      detail?: string;
+      messages?: MessageCounters;
+    }
   | { type: 'ladder'; id: string; attempt: HandshakeAttempt; at: number }
-  | { type: 'telemetry'; id: string; seq: number; reading: Record<string, number | string | boolean>; at: number }
+  | {
+      type: 'telemetry';
+      id: string;
+      seq: number;
+      /** The sensor reading; `fault: 'stuck' | 'spike'` marks an injected fault. */
+      reading: Record<string, number | string | boolean>;
+      at: number;
+      messages?: MessageCounters;
+      /** Set when the fleet coalesced several telemetry events of this device into this one (the latest). */
+      coalesced?: number;
+    }
   | { type: 'command'; id: string; command: string; result: string; at: number }
   | {
       type: 'rejected';

@@ -1,0 +1,208 @@
+/**
+ * Turns what a client can observe (TLS errors and alerts, a close after the handshake, CONNACK codes, a disconnect
+ * after a publish, SUBACK 0x80) into the shared reason vocabulary and the ladder step that failed. When the client
+ * cannot know the broker's reason it says so (CLOSED_BY_BROKER) and the local port joins it with the broker's audit.
+ */
+import { type Reason, reasonFromVerifyCode } from '../core/reasons.ts';
+import type { LadderStepName } from './events.ts';
+
+export interface Diagnosis {
+  reason: Reason;
+  step: LadderStepName;
+  detail: string;
+  /** A definitive rejection is never retried; anything else is transient and retried with backoff. */
+  definitive: boolean;
+}
+
+/** The ladder step where the broker (or the client) decides each reason. */
+export function stepForReason(reason: Reason): LadderStepName {
+  switch (reason) {
+    case 'BROKER_UNREACHABLE':
+      return 'tcp-connect';
+    case 'SERVER_UNTRUSTED':
+    case 'HOSTNAME_MISMATCH':
+      return 'server-verified';
+    case 'NO_CERTIFICATE':
+    case 'KEY_MISMATCH':
+      return 'client-certificate';
+    case 'UNKNOWN_CA':
+    case 'SELF_SIGNED':
+    case 'EXPIRED':
+    case 'NOT_YET_VALID':
+    case 'REVOKED':
+    case 'WRONG_KEY_USAGE':
+    case 'WEAK_SIGNATURE':
+      return 'client-verified';
+    case 'UNKNOWN_IDENTITY':
+    case 'CLIENT_ID_MISMATCH':
+      return 'access-granted';
+    case 'PUBLISH_DENIED':
+    case 'SUBSCRIBE_DENIED':
+      return 'messages-flow';
+    default:
+      return 'access-granted';
+  }
+}
+
+/** TLS alerts a server sends about our certificate (OpenSSL error codes as Node names them). */
+const CLIENT_CERT_ALERTS: Record<string, { reason: Reason; words: string }> = {
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: {
+    reason: 'NO_CERTIFICATE',
+    words: 'alert 116 "certificate required"',
+  },
+  ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: { reason: 'NO_CERTIFICATE', words: 'alert 40 "handshake failure"' },
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: {
+    reason: 'EXPIRED',
+    words: 'alert 45 "certificate expired" (OpenSSL also sends it for a certificate not yet valid)',
+  },
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: { reason: 'REVOKED', words: 'alert 44 "certificate revoked"' },
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: { reason: 'UNKNOWN_CA', words: 'alert 48 "unknown CA"' },
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: {
+    reason: 'WRONG_KEY_USAGE',
+    words: 'alert 43 "unsupported certificate"',
+  },
+  ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: { reason: 'KEY_MISMATCH', words: 'alert 51 "decrypt error"' },
+};
+
+/** Codes that mean the broker could not be reached at all: retried. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Loading our own key and certificate failed (before any byte was sent). */
+export function diagnoseCredentialLoad(error: NodeJS.ErrnoException): Diagnosis {
+  const code = error.code ?? '';
+  if (code.includes('KEY_VALUES_MISMATCH') || /key values mismatch/i.test(error.message)) {
+    return {
+      reason: 'KEY_MISMATCH',
+      step: 'client-certificate',
+      detail:
+        'the private key does not belong to the certificate: TLS refused to load the pair (KEY_VALUES_MISMATCH)',
+      definitive: true,
+    };
+  }
+  return {
+    reason: 'KEY_MISMATCH',
+    step: 'client-certificate',
+    detail: `the client certificate or key could not be loaded: ${error.message}`,
+    definitive: true,
+  };
+}
+
+/** The server's certificate did not pass our check (step 3). `code` is socket.authorizationError. */
+export function diagnoseServerVerification(code: string): Diagnosis {
+  const reason =
+    reasonFromVerifyCode(code) === 'HOSTNAME_MISMATCH' ? 'HOSTNAME_MISMATCH' : 'SERVER_UNTRUSTED';
+  const detail =
+    reason === 'HOSTNAME_MISMATCH'
+      ? `the broker certificate does not name the host we connected to (${code})`
+      : `the broker certificate does not chain to the trusted CA (${code}): refusing to talk to it`;
+  return { reason, step: 'server-verified', detail, definitive: true };
+}
+
+/** A socket error, before or after our side of the handshake completed. */
+export function diagnoseSocketError(
+  error: NodeJS.ErrnoException,
+  phase: { tcpConnected: boolean; secureConnected: boolean },
+): Diagnosis {
+  const code = error.code ?? '';
+  const alert = CLIENT_CERT_ALERTS[code];
+  if (alert) {
+    return {
+      reason: alert.reason,
+      step: stepForReason(alert.reason),
+      detail: `the broker refused our certificate with TLS ${alert.words}`,
+      definitive: true,
+    };
+  }
+  if (code === 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE') {
+    return {
+      reason: 'CLOSED_BY_BROKER',
+      step: 'client-verified',
+      detail:
+        'the broker refused our certificate with TLS alert 42 "bad certificate" (the broker audit has why)',
+      definitive: true,
+    };
+  }
+  if (!phase.tcpConnected || UNREACHABLE_CODES.has(code)) {
+    return {
+      reason: 'BROKER_UNREACHABLE',
+      step: 'tcp-connect',
+      detail: `${code || 'error'}: ${error.message}`,
+      definitive: false,
+    };
+  }
+  if (code === 'ETIMEDOUT') {
+    return { reason: 'TIMEOUT', step: 'tcp-connect', detail: error.message, definitive: false };
+  }
+  if (code.startsWith('ERR_SSL') && !phase.secureConnected) {
+    return {
+      reason: 'PROTOCOL_ERROR',
+      step: 'server-certificate',
+      detail: `the TLS handshake failed: ${code}`,
+      definitive: false,
+    };
+  }
+  return {
+    reason: 'CLOSED_BY_BROKER',
+    step: phase.secureConnected ? 'client-verified' : 'server-certificate',
+    detail: `the connection failed: ${code || error.message}`,
+    definitive: false,
+  };
+}
+
+/**
+ * The broker closed the connection right after our side of the TLS handshake completed, before any CONNACK: with
+ * TLS 1.3 this is how a server refuses a client certificate without an alert. We cannot know why.
+ */
+export function diagnoseCloseAfterHandshake(localPort: number | undefined): Diagnosis {
+  return {
+    reason: 'CLOSED_BY_BROKER',
+    step: 'client-verified',
+    detail:
+      'the broker closed the connection right after the TLS handshake, before CONNACK; it most likely refused ' +
+      `our certificate (the broker audit has the reason${localPort ? `, local port ${localPort}` : ''})`,
+    definitive: true,
+  };
+}
+
+/** CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2.3]. */
+export function diagnoseConnack(returnCode: number, localPort: number | undefined): Diagnosis {
+  const port = localPort ? ` (local port ${localPort} joins it with the broker audit)` : '';
+  switch (returnCode) {
+    case 1:
+      return {
+        reason: 'PROTOCOL_ERROR',
+        step: 'access-granted',
+        detail: 'CONNACK 1: unacceptable protocol version',
+        definitive: true,
+      };
+    case 2:
+      return {
+        reason: 'CLIENT_ID_MISMATCH',
+        step: 'access-granted',
+        detail: `CONNACK 2: the broker rejected our client identifier${port}`,
+        definitive: true,
+      };
+    case 3:
+      return {
+        reason: 'SERVER_SHUTDOWN',
+        step: 'access-granted',
+        detail: 'CONNACK 3: server unavailable',
+        definitive: false,
+      };
+    case 4:
+    case 5:
+      return {
+        reason: 'CLOSED_BY_BROKER',
+        step: 'access-granted',
+        detail: `CONNACK ${returnCode}: not authorized; the broker audit has why${port}`,
+        definitive: true,
+      };
+    default:
+      return {
+        reason: 'PROTOCOL_ERROR',
+        step: 'access-granted',
+        detail: `CONNACK with unknown return code ${returnCode}`,
+        definitive: true,
+      };
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A device, as plain data: what the parent sends to a worker to start one. File paths, never key material, cross the
+ * thread boundary.
+ */
+import type { BackoffOptions } from './backoff.ts';
+import type { BehaviourRogueKind, DeviceProfile } from './events.ts';
+import type { FaultConfig } from './models/index.ts';
+
+export interface BrokerAddress {
+  host: string;
+  port: number;
+  /** The name the broker certificate must carry (defaults to host). */
+  servername?: string;
+}
+
+export interface DeviceCredentialPaths {
+  /** What we present: leaf + issuing CA. Absent for the `no-cert` rogue. */
+  chain?: string;
+  key?: string;
+  /** The root we trust for the broker. */
+  ca: string;
+}
+
+export interface DeviceSpec {
+  id: string;
+  /** The profile for a sensor, the rogue kind for a rogue. */
+  kind: string;
+  rogue: boolean;
+  profile: DeviceProfile;
+  /** The MQTT client id (the certificate CN unless a rogue lies about it). */
+  clientId: string;
+  broker: BrokerAddress;
+  credentials: DeviceCredentialPaths;
+  behaviour?: BehaviourRogueKind;
+  /** The device whose id or topics a behaviour rogue reaches for. */
+  victim?: string;
+  intervalMs: number;
+  seed: string;
+  faults?: FaultConfig;
+  keepaliveSeconds?: number;
+  connectTimeoutMs?: number;
+  backoff?: BackoffOptions;
+}
+
+export const DEFAULT_INTERVAL_MS = 5_000;
