@@ -1,0 +1,100 @@
+import { Box, Text } from 'ink';
+import type { CertificateSummary } from '../controls.ts';
+import { clock, formatReading, shortFingerprint } from '../format.ts';
+import { stateStyle } from '../status-style.ts';
+import type { DeviceView } from '../store/types.ts';
+import { Ladder } from './Ladder.tsx';
+
+export interface DetailPaneProps {
+  readonly device?: DeviceView;
+  /** undefined while loading, null when the device presents no certificate. */
+  readonly certificate?: CertificateSummary | null;
+  readonly width: number;
+  readonly height: number;
+}
+
+function CertificateLines({ certificate }: { certificate?: CertificateSummary | null }) {
+  if (certificate === undefined) return <Text color="gray"> loading…</Text>;
+  if (certificate === null)
+    return <Text color="yellow"> none: this device presents no client certificate</Text>;
+  const statusColor = certificate.status === 'valid' ? 'green' : 'red';
+  return (
+    <>
+      <Text wrap="truncate">
+        {` CN ${certificate.commonName}  key ${certificate.keyType}  status `}
+        <Text color={statusColor}>{certificate.status}</Text>
+      </Text>
+      <Text wrap="truncate">{` issuer ${certificate.issuer}`}</Text>
+      <Text wrap="truncate">
+        {` valid ${certificate.notBefore.slice(0, 10)} → ${certificate.notAfter.slice(0, 10)}  SHA256 ${shortFingerprint(certificate.fingerprint256)}`}
+      </Text>
+    </>
+  );
+}
+
+export function DetailPane({ device, certificate, width, height }: DetailPaneProps) {
+  const inner = width - 2;
+  if (!device) {
+    return (
+      <Box width={width} height={height} borderStyle="round" borderColor="gray" flexDirection="column">
+        <Text color="gray">select a device to see its certificate and handshake</Text>
+      </Box>
+    );
+  }
+  const style = stateStyle(device.state, device.revoked);
+  const attempt = device.attempt;
+  return (
+    <Box
+      width={width}
+      height={height}
+      borderStyle="round"
+      borderColor="gray"
+      flexDirection="column"
+      overflow="hidden"
+    >
+      {/* Natural height inside a clipping box: sections that do not fit are cut at the bottom, never squeezed. */}
+      <Box flexDirection="column" flexShrink={0}>
+        <Text wrap="truncate">
+          <Text bold>{device.id}</Text>
+          {`  ${device.rogue ? `rogue ${device.kind}` : device.kind}  `}
+          <Text color={style.color}>{`${style.symbol} ${style.label}`}</Text>
+          {device.revoked ? <Text color="red"> · certificate revoked</Text> : null}
+        </Text>
+        <Text bold>Certificate</Text>
+        <CertificateLines certificate={certificate} />
+        <Text bold wrap="truncate">
+          {`mTLS handshake${attempt ? ` (attempt ${attempt.attempt}${attempt.tlsVersion ? `, ${attempt.tlsVersion}` : ''})` : ''}`}
+        </Text>
+        <Ladder
+          attempt={attempt}
+          failedStep={device.failedStep}
+          reason={device.reason}
+          detail={device.detail}
+          width={inner}
+        />
+        <Text bold wrap="truncate">
+          {'Telemetry '}
+          <Text color="gray">
+            {device.lastReadingAt ? `#${device.messages} at ${clock(device.lastReadingAt)}` : 'none yet'}
+          </Text>
+        </Text>
+        {device.lastReading ? (
+          <Text wrap="truncate">{` ${formatReading(device.lastReading, 6)}`}</Text>
+        ) : null}
+        <Text bold>Recent events</Text>
+        {device.recent
+          .slice()
+          .reverse()
+          .map((entry) => (
+            <Text
+              key={entry.seq}
+              wrap="truncate"
+              color={entry.level === 'info' ? undefined : entry.level === 'warn' ? 'yellow' : 'red'}
+            >
+              {` ${clock(entry.at)} ${entry.source === 'broker' ? 'broker: ' : ''}${entry.text}`}
+            </Text>
+          ))}
+      </Box>
+    </Box>
+  );
+}

@@ -1,0 +1,259 @@
+/**
+ * The dashboard's state: reduces the fleet's DeviceEvents and the broker's audit records into a view model.
+ * Reducing is O(1) per event (thousands of events per second are fine); listeners are told at most once per frame
+ * (frameMs), so the UI repaints at a capped rate however fast events arrive. Each DeviceView is replaced, never
+ * mutated, when it changes, so rows can be memoized by identity.
+ */
+import { REASONS } from '../../core/reasons.ts';
+import type { DeviceEvent, DeviceState } from '../../devices/events.ts';
+import { STEP_LABELS, stepNumber } from '../ladder-labels.ts';
+import { summarizeAudit } from './audit.ts';
+import { primaryValue, RateCounter } from './sparkline.ts';
+import type { BrokerInfo, Counts, DeviceView, Feedback, LogEntry, LogLevel, LogSource } from './types.ts';
+
+const LOG_LIMIT = 2000;
+const RECENT_PER_DEVICE = 8;
+const SERIES_LENGTH = 24;
+const FEEDBACK_MS = 6000;
+/** States worth a line in the shared log; the rest (connecting, tls-handshake…) only go to the device's own list. */
+const LOGGED_STATES = new Set<DeviceState>(['online', 'backing-off', 'paused', 'stopped']);
+
+export interface FleetStoreOptions {
+  /** Minimum time between two notifications to listeners (the frame cap). */
+  frameMs?: number;
+  now?: () => number;
+}
+
+export class FleetStore {
+  readonly devices = new Map<string, DeviceView>();
+  /** Device ids in the order they were added: the list's order. */
+  readonly order: string[] = [];
+  readonly log: LogEntry[] = [];
+  readonly counts: Counts = { total: 0, online: 0, rejected: 0 };
+  broker?: BrokerInfo;
+  feedback?: Feedback;
+  /** Bumped on every change: what a React hook compares. */
+  version = 0;
+
+  private readonly rate = new RateCounter(5);
+  private readonly listeners = new Set<() => void>();
+  private readonly frameMs: number;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private lastNotify = 0;
+  private seq = 0;
+  /** Local TCP port of a device's latest attempt → device id: attributes audit records without a CN. */
+  private readonly byPort = new Map<number, string>();
+
+  constructor(options: FleetStoreOptions = {}) {
+    this.frameMs = options.frameMs ?? 100;
+    this.now = options.now ?? Date.now;
+  }
+
+  messagesPerSecond(): number {
+    return this.rate.perSecond(this.now());
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  setBroker(info: BrokerInfo): void {
+    this.broker = info;
+    this.changed();
+  }
+
+  /** Records a UI action's outcome: a log line, and the footer feedback. */
+  note(text: string, level: LogLevel = 'info', id?: string): void {
+    this.feedback = { text, level, until: this.now() + FEEDBACK_MS };
+    this.append('ui', level, text, id);
+    this.changed();
+  }
+
+  applyAudit(payload: string | Buffer): void {
+    const summary = summarizeAudit(payload);
+    if (!summary) return;
+    let id = summary.id;
+    if ((id === undefined || !this.devices.has(id)) && summary.remotePort !== undefined) {
+      id = this.byPort.get(summary.remotePort) ?? id;
+    }
+    const entry = this.append('broker', summary.level, summary.text, id, summary.at);
+    const device = id === undefined ? undefined : this.devices.get(id);
+    if (device) this.update(device, { recent: withRecent(device.recent, entry) });
+    this.changed();
+  }
+
+  applyDeviceEvent(event: DeviceEvent): void {
+    switch (event.type) {
+      case 'added': {
+        const { device } = event;
+        if (!this.devices.has(device.id)) this.order.push(device.id);
+        else this.forget(device.id);
+        const view: DeviceView = {
+          ...device,
+          state: 'idle',
+          revoked: false,
+          messages: 0,
+          series: [],
+          recent: [],
+          addedAt: event.at,
+        };
+        this.devices.set(device.id, view);
+        this.counts.total++;
+        this.deviceLog(
+          view,
+          'info',
+          `added ${device.id} (${device.rogue ? 'rogue ' : ''}${device.kind})`,
+          event.at,
+        );
+        break;
+      }
+      case 'state': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        const words = event.reason && event.reason !== 'OK' ? `: ${REASONS[event.reason]}` : '';
+        const text = `${event.id} ${event.previous} → ${event.state}${words}`;
+        const rejected = event.state === 'rejected';
+        this.update(device, {
+          state: event.state,
+          reason: event.reason ?? (rejected ? device.reason : undefined),
+          detail: event.detail ?? (rejected ? device.detail : undefined),
+        });
+        const level = event.state === 'backing-off' ? 'warn' : 'info';
+        this.deviceLog(
+          this.devices.get(event.id) as DeviceView,
+          level,
+          text,
+          event.at,
+          LOGGED_STATES.has(event.state),
+        );
+        break;
+      }
+      case 'ladder': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        if (event.attempt.localPort !== undefined) this.byPort.set(event.attempt.localPort, event.id);
+        this.update(device, { attempt: event.attempt });
+        break;
+      }
+      case 'telemetry': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        this.rate.add(event.at);
+        const value = primaryValue(event.reading);
+        const series = value === undefined ? device.series : [...device.series, value].slice(-SERIES_LENGTH);
+        this.update(device, {
+          lastReading: event.reading,
+          lastReadingAt: event.at,
+          messages: device.messages + 1,
+          series,
+        });
+        break;
+      }
+      case 'command': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        this.deviceLog(device, 'info', `${event.id} command ${event.command} → ${event.result}`, event.at);
+        break;
+      }
+      case 'rejected': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        if (event.localPort !== undefined) this.byPort.set(event.localPort, event.id);
+        this.update(device, {
+          state: 'rejected',
+          reason: event.reason,
+          failedStep: event.step,
+          detail: event.detail,
+        });
+        const where = `step ${stepNumber(event.step)} (${STEP_LABELS[event.step]})`;
+        const text = `${event.id} rejected at ${where}: ${event.reason} — ${REASONS[event.reason]}`;
+        this.deviceLog(this.devices.get(event.id) as DeviceView, 'warn', text, event.at);
+        break;
+      }
+      case 'error': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        this.deviceLog(device, 'error', `${event.id} error: ${event.message}`, event.at);
+        break;
+      }
+      case 'removed': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        this.append('device', 'info', `removed ${event.id}`, event.id, event.at);
+        this.forget(event.id);
+        this.order.splice(this.order.indexOf(event.id), 1);
+        this.devices.delete(event.id);
+        break;
+      }
+    }
+    this.changed();
+  }
+
+  /** Marks a device as revoked by the UI (the broker cuts it; its own events follow). */
+  markRevoked(id: string): void {
+    const device = this.devices.get(id);
+    if (device) this.update(device, { revoked: true });
+    this.changed();
+  }
+
+  private forget(id: string): void {
+    const device = this.devices.get(id);
+    if (!device) return;
+    this.counts.total--;
+    if (device.state === 'online') this.counts.online--;
+    if (device.state === 'rejected') this.counts.rejected--;
+  }
+
+  /** Replaces a device's view with a changed copy and keeps the counts in step. */
+  private update(device: DeviceView, patch: Partial<DeviceView>): void {
+    const next = { ...device, ...patch };
+    if (device.state !== next.state) {
+      if (device.state === 'online') this.counts.online--;
+      if (device.state === 'rejected') this.counts.rejected--;
+      if (next.state === 'online') this.counts.online++;
+      if (next.state === 'rejected') this.counts.rejected++;
+    }
+    this.devices.set(device.id, next);
+  }
+
+  private deviceLog(device: DeviceView, level: LogLevel, text: string, at: number, shared = true): void {
+    const entry = shared
+      ? this.append('device', level, text, device.id, at)
+      : { seq: ++this.seq, at, source: 'device' as const, level, id: device.id, text };
+    this.devices.set(device.id, { ...device, recent: withRecent(device.recent, entry) });
+  }
+
+  private append(source: LogSource, level: LogLevel, text: string, id?: string, at = this.now()): LogEntry {
+    const entry: LogEntry = { seq: ++this.seq, at, source, level, id, text };
+    this.log.push(entry);
+    // Trimmed in batches so a busy second does not shift the whole array on every event.
+    if (this.log.length > LOG_LIMIT * 1.25) this.log.splice(0, this.log.length - LOG_LIMIT);
+    return entry;
+  }
+
+  private changed(): void {
+    this.version++;
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastNotify + this.frameMs - this.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.lastNotify = this.now();
+      for (const listener of this.listeners) listener();
+    }, wait);
+    this.timer.unref?.();
+  }
+
+  /** Stops a pending notification (on quit). */
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+}
+
+function withRecent(recent: readonly LogEntry[], entry: LogEntry): LogEntry[] {
+  const next = [...recent, entry];
+  return next.length > RECENT_PER_DEVICE ? next.slice(-RECENT_PER_DEVICE) : next;
+}
