@@ -45,6 +45,8 @@ export class SimulatedDevice {
   private context: Promise<SecureContext> | undefined;
   private readonly model: FaultyModel;
   private readonly backoff: Backoff;
+  /** Consecutive sessions cut right after a publish: one could be chance (a takeover), two is the policy. */
+  private publishDenials = 0;
   private rejection: { reason: string; step: string; detail: string; localPort?: number } | undefined;
   readonly messages: MessageCounters = { sent: 0, acked: 0, received: 0 };
 
@@ -167,7 +169,9 @@ export class SimulatedDevice {
     recorder.ok('messages-flow');
     this.emitLadder(recorder);
     if (behaviour !== 'topic-overreach')
-      void session.publish(topics.status(this.spec.id), 'online', { retain: true });
+      void session.publish(topics.status(this.spec.id), 'online', { retain: true }).then((ok) => {
+        if (ok) this.publishDenials = 0;
+      });
     this.publishTelemetry();
     this.scheduleTelemetry();
   }
@@ -207,8 +211,10 @@ export class SimulatedDevice {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    const request = parseCommand(topic, topics.commandPrefix(this.spec.id), payload);
     this.messages.received++;
+    // Only a snooping rogue receives anything but its own commands; it must not answer what it overhears.
+    if (!topic.startsWith(topics.commandPrefix(this.spec.id))) return;
+    const request = parseCommand(topic, topics.commandPrefix(this.spec.id), payload);
     const receivedAt = Date.now();
     let reply: Omit<CommandReply, 'id' | 'command' | 'ts'>;
     switch (request.name) {
@@ -275,7 +281,8 @@ export class SimulatedDevice {
   private onAttemptFailed(recorder: AttemptRecorder, diagnosis: Diagnosis): void {
     this.emitLadder(recorder);
     if (this.wanted !== 'run') return;
-    if (diagnosis.definitive) {
+    const denied = diagnosis.reason === 'PUBLISH_DENIED' && ++this.publishDenials;
+    if (diagnosis.definitive && (denied === false || denied >= 2)) {
       const localPort = recorder.localPort;
       this.rejection = {
         reason: diagnosis.reason,
@@ -349,6 +356,8 @@ async function loadSecureContext(spec: DeviceSpec): Promise<SecureContext> {
     key ? readFile(key, 'utf8') : undefined,
   ]);
   return tls.createSecureContext({
+    // A rogue runs "old firmware": it must be able to present a SHA-1 certificate so the broker is the one to refuse it.
+    ...(spec.rogue && { ciphers: 'DEFAULT:@SECLEVEL=0' }),
     ca: caPem,
     ...(chainPem !== undefined && { cert: chainPem }),
     ...(keyPem !== undefined && { key: keyPem }),

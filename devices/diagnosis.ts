@@ -79,6 +79,14 @@ export function diagnoseCredentialLoad(error: NodeJS.ErrnoException): Diagnosis 
       definitive: true,
     };
   }
+  if (/md too weak|too small/i.test(error.message)) {
+    return {
+      reason: 'WEAK_SIGNATURE',
+      step: 'client-certificate',
+      detail: `our own TLS library refuses to present this certificate: ${error.message}`,
+      definitive: true,
+    };
+  }
   return {
     reason: 'KEY_MISMATCH',
     step: 'client-certificate',

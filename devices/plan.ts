@@ -1,0 +1,149 @@
+/**
+ * Turns a fleet plan ("20 climate sensors, an expired rogue, a wildcard snoop") into DeviceSpecs, issuing the
+ * identities it needs through the PKI in one batch (kept in the state dir, so the next run reuses them).
+ */
+import { ensureIdentities, pkiLayout, rogueCredential } from '../pki/index.ts';
+import type { KeyType } from '../pki/types.ts';
+import { UserError } from '../core/user-error.ts';
+import type { BehaviourRogueKind, DeviceProfile } from './events.ts';
+import { DEVICE_PROFILES, type FaultConfig, PROFILE_ID_PREFIX } from './models/index.ts';
+import { IMPOSTOR_BROKER_KIND, isBehaviourRogue, isCredentialRogue, ROGUE_KINDS } from './rogues.ts';
+import { type BrokerAddress, DEFAULT_INTERVAL_MS, type DeviceSpec } from './spec.ts';
+
+export interface FleetPlan {
+  stateDir: string;
+  broker: BrokerAddress;
+  /** Root CA file the devices trust for the broker (default: our PKI's root). */
+  ca?: string;
+  count: number;
+  profiles?: DeviceProfile[];
+  rogues?: string[];
+  /** Where `impostor-broker` devices connect instead (the parent starts that server). */
+  impostorBroker?: BrokerAddress;
+  intervalMs?: number;
+  seed?: string;
+  faults?: FaultConfig;
+  keyType?: KeyType;
+  /** First number of the device ids (sensor-001…); lets a running fleet add more without clashes. */
+  firstNumber?: number;
+}
+
+export function deviceId(profile: DeviceProfile, number: number): string {
+  return `${PROFILE_ID_PREFIX[profile]}-${String(number).padStart(3, '0')}`;
+}
+
+export function parseProfiles(values: string[] | undefined): DeviceProfile[] {
+  const list = (values ?? [])
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter(Boolean);
+  for (const profile of list) {
+    if (!(DEVICE_PROFILES as readonly string[]).includes(profile)) {
+      throw new UserError(
+        'unknown device profile',
+        `"${profile}"`,
+        `Profiles: ${DEVICE_PROFILES.join(', ')}.`,
+      );
+    }
+  }
+  return list.length > 0 ? (list as DeviceProfile[]) : ['climate'];
+}
+
+export function validateRogueKinds(kinds: string[]): void {
+  for (const kind of kinds) {
+    if (!ROGUE_KINDS.includes(kind)) {
+      throw new UserError('unknown rogue kind', `"${kind}"`, `Rogue kinds: ${ROGUE_KINDS.join(', ')}.`);
+    }
+  }
+}
+
+export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
+  const layout = pkiLayout(plan.stateDir);
+  const ca = plan.ca ?? layout.rootCert;
+  const profiles = plan.profiles?.length ? plan.profiles : (['climate'] as DeviceProfile[]);
+  const rogues = plan.rogues ?? [];
+  validateRogueKinds(rogues);
+  const base = (id: string, profile: DeviceProfile) => ({
+    id,
+    profile,
+    clientId: id,
+    broker: plan.broker,
+    intervalMs: plan.intervalMs ?? DEFAULT_INTERVAL_MS,
+    seed: `${plan.seed ?? 'certfleet'}:${id}`,
+    ...(plan.faults && { faults: plan.faults }),
+  });
+
+  const first = plan.firstNumber ?? 1;
+  const sensors = Array.from({ length: plan.count }, (_, index) => {
+    const profile = profiles[index % profiles.length] as DeviceProfile;
+    return { id: deviceId(profile, first + index), profile };
+  });
+  // Behaviour rogues and the impostor's victim hold valid identities named inside the policy's patterns.
+  const seen = new Map<string, number>();
+  const numbered = (prefix: string) => {
+    const next = (seen.get(prefix) ?? 0) + 1;
+    seen.set(prefix, next);
+    return `${prefix}${String(next).padStart(2, '0')}`;
+  };
+  const behaviourIds = rogues.map((kind) =>
+    isBehaviourRogue(kind) || kind === IMPOSTOR_BROKER_KIND
+      ? numbered(kind === IMPOSTOR_BROKER_KIND ? 'sensor-i' : 'sensor-r')
+      : undefined,
+  );
+  const validIds = [...sensors.map((sensor) => sensor.id), ...behaviourIds.filter((id) => id !== undefined)];
+  const identities = await ensureIdentities(plan.stateDir, validIds, { keyType: plan.keyType ?? 'ec' });
+  const pathsOf = new Map(identities.map((identity) => [identity.id, identity.paths]));
+  const credentialsOf = (id: string) => {
+    const paths = pathsOf.get(id);
+    if (!paths) throw new Error(`identity ${id} was not issued`);
+    return { chain: paths.chain, key: paths.key, ca };
+  };
+
+  const specs: DeviceSpec[] = sensors.map(({ id, profile }) => ({
+    ...base(id, profile),
+    kind: profile,
+    rogue: false,
+    credentials: credentialsOf(id),
+  }));
+  const victim = sensors[0]?.id ?? deviceId('climate', 1);
+  const credentialCounts = new Map<string, number>();
+  for (const [index, kind] of rogues.entries()) {
+    if (isCredentialRogue(kind)) {
+      const count = (credentialCounts.get(kind) ?? 0) + 1;
+      credentialCounts.set(kind, count);
+      const credential = await rogueCredential(plan.stateDir, kind);
+      const id = count === 1 ? `rogue-${kind}` : `rogue-${kind}-${count}`;
+      specs.push({
+        ...base(id, 'climate'),
+        kind,
+        rogue: true,
+        credentials: credential ? { chain: credential.paths.chain, key: credential.paths.key, ca } : { ca },
+      });
+      continue;
+    }
+    const id = behaviourIds[index] as string;
+    if (kind === IMPOSTOR_BROKER_KIND) {
+      if (!plan.impostorBroker)
+        throw new Error('an impostor-broker device needs the impostor broker address');
+      specs.push({
+        ...base(id, 'climate'),
+        kind,
+        rogue: true,
+        broker: plan.impostorBroker,
+        credentials: credentialsOf(id),
+      });
+      continue;
+    }
+    const behaviour = kind as BehaviourRogueKind;
+    specs.push({
+      ...base(id, 'climate'),
+      kind,
+      rogue: true,
+      behaviour,
+      ...(behaviour === 'clientid-spoof' && { clientId: victim }),
+      ...(behaviour !== 'wildcard-snoop' && { victim }),
+      credentials: credentialsOf(id),
+    });
+  }
+  return specs;
+}
