@@ -55,7 +55,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    process.stderr.write(`certfleet: internal error (this is a bug):\n${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(
+      `certfleet: internal error (this is a bug):\n${(error as Error)?.stack ?? String(error)}\n`,
+    );
     process.exitCode = 70;
   }
 }

@@ -16,7 +16,11 @@ async function readPkiFile(path: string): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new UserError('no certificate authority', `${path} does not exist`, 'Run `certfleet pki init` first.');
+      throw new UserError(
+        'no certificate authority',
+        `${path} does not exist`,
+        'Run `certfleet pki init` first.',
+      );
     }
     throw new UserError('cannot read a PKI file', `${path}: ${(error as Error).message}`);
   }
@@ -26,7 +30,11 @@ function parseKey(path: string, pem: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (error) {
-    throw new UserError('corrupt private key', `${path}: ${(error as Error).message}`, 'Restore it, or run `certfleet pki init --force` to start over.');
+    throw new UserError(
+      'corrupt private key',
+      `${path}: ${(error as Error).message}`,
+      'Restore it, or run `certfleet pki init --force` to start over.',
+    );
   }
 }
 
@@ -34,7 +42,11 @@ function parseCert(path: string, pem: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch (error) {
-    throw new UserError('corrupt certificate', `${path}: ${(error as Error).message}`, 'Restore it, or run `certfleet pki init --force` to start over.');
+    throw new UserError(
+      'corrupt certificate',
+      `${path}: ${(error as Error).message}`,
+      'Restore it, or run `certfleet pki init --force` to start over.',
+    );
   }
 }
 
@@ -43,7 +55,11 @@ async function loadAuthority(certPath: string, keyPath: string): Promise<Certifi
   const cert = parseCert(certPath, certPem);
   const privateKey = parseKey(keyPath, keyPem);
   if (!cert.checkPrivateKey(privateKey)) {
-    throw new UserError('CA key does not match its certificate', `${keyPath} vs ${certPath}`, 'Run `certfleet pki init --force` to start over.');
+    throw new UserError(
+      'CA key does not match its certificate',
+      `${keyPath} vs ${certPath}`,
+      'Run `certfleet pki init --force` to start over.',
+    );
   }
   return { certPem, certDer: pemToDer(certPem), publicKey: cert.publicKey, privateKey };
 }

@@ -8,11 +8,13 @@ import {
   forgePki,
   fromDer,
   keyIdentifier,
+  keyIdentifierOfSpki,
   octetString,
   randomSerialHex,
   seq,
   signStructure,
   signatureAlgorithm,
+  spkiDer,
   subjectNameOf,
 } from './der.ts';
 
@@ -30,9 +32,12 @@ export interface Issuer {
   privateKey: KeyObject;
 }
 
+/** A subject key: a KeyObject, or its SubjectPublicKeyInfo DER as generateEncodedKeys returns it. */
+export type SubjectKey = KeyObject | Buffer;
+
 export interface CertificateRequest {
   subject: NameAttributes;
-  publicKey: KeyObject;
+  publicKey: SubjectKey;
   issuer: Issuer;
   profile: CertificateProfile;
   notBefore: Date;
@@ -50,7 +55,10 @@ export interface BuiltCertificate {
 
 // The public key forge places in its TBS is replaced by the real SubjectPublicKeyInfo from node:crypto, so any
 // key type (EC included, which forge cannot represent) goes into the certificate. forge only needs *some* RSA key.
-const PLACEHOLDER_KEY = forge.pki.setRsaPublicKey(new forge.jsbn.BigInteger('3'), new forge.jsbn.BigInteger('3'));
+const PLACEHOLDER_KEY = forge.pki.setRsaPublicKey(
+  new forge.jsbn.BigInteger('3'),
+  new forge.jsbn.BigInteger('3'),
+);
 
 function nameToForge(name: NameAttributes): forge.pki.CertificateField[] {
   const fields: forge.pki.CertificateField[] = [];
@@ -59,10 +67,17 @@ function nameToForge(name: NameAttributes): forge.pki.CertificateField[] {
   return fields;
 }
 
+function spkiOf(key: SubjectKey): Buffer {
+  return Buffer.isBuffer(key) ? key : spkiDer(key);
+}
+
+// rsaEncryption's OID (1.2.840.113549.1.1.1) as it appears, DER-encoded, inside an RSA SubjectPublicKeyInfo.
+const RSA_ALGORITHM_DER = Buffer.from('06092a864886f70d010101', 'hex');
+
 function extensionsFor(request: CertificateRequest): object[] {
-  const subjectKeyId = keyIdentifier(request.publicKey);
+  const subjectKeyId = keyIdentifierOfSpki(spkiOf(request.publicKey));
   const authorityKeyId = keyIdentifier(request.issuer.publicKey);
-  const isRsa = request.publicKey.asymmetricKeyType === 'rsa';
+  const isRsa = spkiOf(request.publicKey).subarray(0, 24).includes(RSA_ALGORITHM_DER);
   const common = [
     { name: 'subjectKeyIdentifier', value: octetString(subjectKeyId) },
     {
@@ -94,7 +109,9 @@ function extensionsFor(request: CertificateRequest): object[] {
         { name: 'basicConstraints', cA: false, critical: true },
         // RSA key exchange needs keyEncipherment in TLS 1.2; EC keys only ever sign.
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: isRsa, critical: true },
-        request.profile === 'client' ? { name: 'extKeyUsage', clientAuth: true } : { name: 'extKeyUsage', serverAuth: true },
+        request.profile === 'client'
+          ? { name: 'extKeyUsage', clientAuth: true }
+          : { name: 'extKeyUsage', serverAuth: true },
         ...(altNames.length > 0 ? [{ name: 'subjectAltName', altNames }] : []),
         ...common,
       ];
@@ -124,7 +141,7 @@ export async function buildCertificate(request: CertificateRequest): Promise<Bui
   fields[2] = signatureAlgorithm(request.issuer.privateKey, hash);
   // The issuer must repeat the issuer certificate's subject byte for byte, or chain building fails.
   if (request.issuer.certDer) fields[3] = subjectNameOf(request.issuer.certDer);
-  fields[6] = fromDer(request.publicKey.export({ type: 'spki', format: 'der' }) as Buffer);
+  fields[6] = fromDer(spkiOf(request.publicKey));
 
   const der = await signStructure(tbs, request.issuer.privateKey, hash);
   return { der, pem: derToPem(der, 'CERTIFICATE'), serialHex };

@@ -10,7 +10,11 @@ export const CRL_VALIDITY_DAYS = 7;
 export const CRL_REFRESH_WHEN_DAYS_LEFT = 3;
 const DAY_MS = 86_400_000;
 
-async function signCrl(ca: CertificateAuthority, number: number, revoked: PkiIndex['crls']['root']['revoked']): Promise<string> {
+async function signCrl(
+  ca: CertificateAuthority,
+  number: number,
+  revoked: PkiIndex['crls']['root']['revoked'],
+): Promise<string> {
   const now = new Date(Date.now() - 60_000); // a minute of slack for peers whose clocks run behind
   return buildCrl({
     issuerCertDer: ca.certDer,
@@ -27,7 +31,11 @@ async function signCrl(ca: CertificateAuthority, number: number, revoked: PkiInd
  * Re-signs both CRLs with fresh numbers from the index, then writes each CA's CRL and the bundle a TLS server
  * loads. The caller holds the PKI lock and writes the index (with the bumped numbers) afterwards.
  */
-export async function writeCrls(layout: PkiLayout, index: PkiIndex, cas?: { root: CertificateAuthority; issuing: CertificateAuthority }): Promise<void> {
+export async function writeCrls(
+  layout: PkiLayout,
+  index: PkiIndex,
+  cas?: { root: CertificateAuthority; issuing: CertificateAuthority },
+): Promise<void> {
   const root = cas?.root ?? (await loadRootCa(layout));
   const issuing = cas?.issuing ?? (await loadIssuingCa(layout));
   index.crls.root.number += 1;

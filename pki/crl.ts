@@ -52,13 +52,22 @@ export async function buildCrl(request: CrlRequest): Promise<string> {
   ];
   if (request.revoked.length > 0) {
     // RFC 5280 5.1.2.6: when there are no revoked certificates the list is absent, not empty.
-    fields.push(seq(request.revoked.map((entry) => seq([integerFromHex(entry.serialHex), time(new Date(entry.revokedAt))]))));
+    fields.push(
+      seq(
+        request.revoked.map((entry) =>
+          seq([integerFromHex(entry.serialHex), time(new Date(entry.revokedAt))]),
+        ),
+      ),
+    );
   }
   const authorityKeyId = keyIdentifier(request.issuerPublicKey).toString('binary');
   fields.push(
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [
       seq([
-        extension(OID.authorityKeyIdentifier, seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, authorityKeyId)])),
+        extension(
+          OID.authorityKeyIdentifier,
+          seq([asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, false, authorityKeyId)]),
+        ),
         extension(OID.crlNumber, integer(request.crlNumber)),
       ]),
     ]),
@@ -86,14 +95,20 @@ export function readCrl(pem: string): CrlSummary {
       : asn1.generalizedTimeToDate(node.value as string);
   const thisUpdate = dateOf(tbs[base + 2]!);
   const maybeNext = tbs[base + 3];
-  const hasNext = maybeNext && (maybeNext.type === asn1.Type.UTCTIME || maybeNext.type === asn1.Type.GENERALIZEDTIME);
+  const hasNext =
+    maybeNext && (maybeNext.type === asn1.Type.UTCTIME || maybeNext.type === asn1.Type.GENERALIZEDTIME);
   const nextUpdate = hasNext ? dateOf(maybeNext) : new Date(8640000000000000);
   const listNode = tbs[base + (hasNext ? 4 : 3)];
   const revokedSerials: string[] = [];
   if (listNode && listNode.tagClass === asn1.Class.UNIVERSAL && listNode.type === asn1.Type.SEQUENCE) {
     for (const entry of listNode.value as Asn1[]) {
       const serial = (entry.value as Asn1[])[0]!.value as string;
-      revokedSerials.push(forge.util.bytesToHex(serial).toUpperCase().replace(/^(00)+(?=[0-9A-F]{2})/, ''));
+      revokedSerials.push(
+        forge.util
+          .bytesToHex(serial)
+          .toUpperCase()
+          .replace(/^(00)+(?=[0-9A-F]{2})/, ''),
+      );
     }
   }
   return { thisUpdate, nextUpdate, revokedSerials };

@@ -78,7 +78,8 @@ export function time(date: Date): Asn1 {
 
 /** The AlgorithmIdentifier for a signature by `key` with `hash`. ECDSA has no parameters, RSA a NULL (RFC 5758, 4055). */
 export function signatureAlgorithm(key: KeyObject, hash: HashName): Asn1 {
-  if (key.asymmetricKeyType === 'ec') return seq([oid(hash === 'sha256' ? OID.ecdsaWithSha256 : OID.ecdsaWithSha1)]);
+  if (key.asymmetricKeyType === 'ec')
+    return seq([oid(hash === 'sha256' ? OID.ecdsaWithSha256 : OID.ecdsaWithSha1)]);
   const nullParams = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '');
   return seq([oid(hash === 'sha256' ? OID.sha256WithRsa : OID.sha1WithRsa), nullParams]);
 }
@@ -97,11 +98,33 @@ export async function signStructure(tbs: Asn1, key: KeyObject, hash: HashName): 
   return toDer(seq([fromDer(tbsDer), signatureAlgorithm(key, hash), bitString(signature)]));
 }
 
+/** SubjectPublicKeyInfo DER of a key. Exporting costs ~0.2 ms, so each key is exported once. */
+const spkiCache = new WeakMap<KeyObject, Buffer>();
+export function spkiDer(publicKey: KeyObject): Buffer {
+  let der = spkiCache.get(publicKey);
+  if (!der) {
+    der = publicKey.export({ type: 'spki', format: 'der' }) as Buffer;
+    spkiCache.set(publicKey, der);
+  }
+  return der;
+}
+
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bytes. */
+export function keyIdentifierOfSpki(spki: Buffer): Buffer {
+  const bits = (fromDer(spki).value as Asn1[])[1]!.value as string;
+  return createHash('sha1')
+    .update(Buffer.from(bits.slice(1), 'binary'))
+    .digest();
+}
+
+const keyIdCache = new WeakMap<KeyObject, Buffer>();
 export function keyIdentifier(publicKey: KeyObject): Buffer {
-  const spki = fromDer(publicKey.export({ type: 'spki', format: 'der' }) as Buffer);
-  const bits = (spki.value as Asn1[])[1]!.value as string;
-  return createHash('sha1').update(Buffer.from(bits.slice(1), 'binary')).digest();
+  let id = keyIdCache.get(publicKey);
+  if (!id) {
+    id = keyIdentifierOfSpki(spkiDer(publicKey));
+    keyIdCache.set(publicKey, id);
+  }
+  return id;
 }
 
 /** A random positive 128-bit serial (RFC 5280 4.1.2.2: ≤ 20 octets, positive): the top bits fixed to 01. */
@@ -113,6 +136,6 @@ export function randomSerialHex(): string {
 
 /** The subject Name of a DER certificate, as ASN.1, byte for byte (what an issuer field must repeat). */
 export function subjectNameOf(certDer: Buffer): Asn1 {
-  const tbs = ((fromDer(certDer).value as Asn1[])[0]!.value as Asn1[]);
+  const tbs = (fromDer(certDer).value as Asn1[])[0]!.value as Asn1[];
   return tbs[5]!;
 }

@@ -1,5 +1,6 @@
+import { mkdir } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/atomic-file.ts';
-import { identityFiles } from './layout.ts';
+import { identityDir, identityFiles } from './layout.ts';
 import type { PkiLayout } from './types.ts';
 
 export interface IdentityMaterial {
@@ -13,7 +14,8 @@ export interface IdentityMaterial {
 /** Key first (0600), then the certificate, then the chain: a reader that finds chain.pem finds the rest. */
 export async function writeIdentityFiles(layout: PkiLayout, material: IdentityMaterial): Promise<void> {
   const files = identityFiles(layout, material.id);
-  await writeFileAtomic(files.key, material.keyPem, 0o600);
-  await writeFileAtomic(files.cert, material.certPem);
-  await writeFileAtomic(files.chain, material.certPem + material.chainTailPem);
+  await mkdir(identityDir(layout, material.id), { recursive: true, mode: 0o755 });
+  await writeFileAtomic(files.key, material.keyPem, { mode: 0o600, parentExists: true });
+  await writeFileAtomic(files.cert, material.certPem, { parentExists: true });
+  await writeFileAtomic(files.chain, material.certPem + material.chainTailPem, { parentExists: true });
 }

@@ -14,6 +14,10 @@ export function validateDeviceId(id: string): void {
     );
   }
   if (id.startsWith('rogue-')) {
-    throw new UserError('invalid device id', `'${id}' starts with 'rogue-', which is kept for the rogue kit`, 'Use `certfleet pki rogue` for rogue credentials.');
+    throw new UserError(
+      'invalid device id',
+      `'${id}' starts with 'rogue-', which is kept for the rogue kit`,
+      'Use `certfleet pki rogue` for rogue credentials.',
+    );
   }
 }

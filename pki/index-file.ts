@@ -20,11 +20,18 @@ export interface PkiIndex {
   version: 1;
   identities: Record<string, IndexEntry>;
   /** Per CA: the revoked serials and the number of the last CRL written. */
-  crls: { root: { number: number; revoked: RevokedEntry[] }; issuing: { number: number; revoked: RevokedEntry[] } };
+  crls: {
+    root: { number: number; revoked: RevokedEntry[] };
+    issuing: { number: number; revoked: RevokedEntry[] };
+  };
 }
 
 export function emptyIndex(): PkiIndex {
-  return { version: 1, identities: {}, crls: { root: { number: 0, revoked: [] }, issuing: { number: 0, revoked: [] } } };
+  return {
+    version: 1,
+    identities: {},
+    crls: { root: { number: 0, revoked: [] }, issuing: { number: 0, revoked: [] } },
+  };
 }
 
 export async function readIndex(layout: PkiLayout): Promise<PkiIndex> {
@@ -33,13 +40,18 @@ export async function readIndex(layout: PkiLayout): Promise<PkiIndex> {
     text = await readFile(layout.index, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UserError('no certificate authority', `${layout.index} does not exist`, 'Run `certfleet pki init` first.');
+      throw new UserError(
+        'no certificate authority',
+        `${layout.index} does not exist`,
+        'Run `certfleet pki init` first.',
+      );
     }
     throw new UserError('cannot read the PKI index', `${layout.index}: ${(error as Error).message}`);
   }
   try {
     const parsed = JSON.parse(text) as PkiIndex;
-    if (parsed.version !== 1 || typeof parsed.identities !== 'object' || !parsed.crls) throw new Error('unexpected shape');
+    if (parsed.version !== 1 || typeof parsed.identities !== 'object' || !parsed.crls)
+      throw new Error('unexpected shape');
     return parsed;
   } catch (error) {
     throw new UserError(

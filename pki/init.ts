@@ -1,13 +1,11 @@
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.ts';
-import { UserError } from '../core/user-error.ts';
 import type { CertificateAuthority } from './authority.ts';
 import { buildCertificate } from './certificate-builder.ts';
 import { writeCrls } from './crl-files.ts';
 import { DEFAULT_POLICY_YAML } from './default-policy.ts';
 import { emptyIndex, withPkiLock, writeIndex } from './index-file.ts';
-import { writeIdentityFiles } from './identity-files.ts';
 import { issueLeaves } from './issue.ts';
 import { generateKeys, privateKeyPem } from './keys.ts';
 import { pkiLayout } from './layout.ts';
@@ -24,14 +22,20 @@ export interface InitOptions {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
  * Root CA (RSA-3072, signs only the issuing CA and its CRL) → issuing CA (EC P-256: thousands of device
  * certificates per second) → the broker's `server` identity and the UI's `dashboard` identity.
  */
-async function createAuthorities(layout: PkiLayout, progress: (message: string) => void): Promise<{ root: CertificateAuthority; issuing: CertificateAuthority }> {
+async function createAuthorities(
+  layout: PkiLayout,
+  progress: (message: string) => void,
+): Promise<{ root: CertificateAuthority; issuing: CertificateAuthority }> {
   progress('generating the root CA key (RSA-3072)…');
   const rootKeys = await generateKeys('rsa', 3072);
   const notBefore = new Date(Date.now() - 5 * 60_000);
@@ -67,7 +71,10 @@ async function createAuthorities(layout: PkiLayout, progress: (message: string) 
  * Builds the whole PKI in a scratch directory and renames it into place, so a crash or Ctrl-C half-way leaves
  * either no PKI or a complete one. An existing PKI is kept unless `force`; with `force` it is moved aside, not deleted.
  */
-export async function initPki(stateDir: string, options: InitOptions = {}): Promise<{ created: boolean; layout: PkiLayout; backup?: string }> {
+export async function initPki(
+  stateDir: string,
+  options: InitOptions = {},
+): Promise<{ created: boolean; layout: PkiLayout; backup?: string }> {
   const layout = pkiLayout(stateDir);
   const progress = options.onProgress ?? (() => {});
   await mkdir(layout.stateDir, { recursive: true });
@@ -83,10 +90,21 @@ export async function initPki(stateDir: string, options: InitOptions = {}): Prom
       await writeCrls(scratch, index, cas);
       await writeIndex(scratch, index);
       progress('issuing the broker (server) and dashboard identities…');
-      await issueLeaves(scratch, [
-        { id: 'server', role: 'server', profile: 'server', keyType: 'ec', days: 825, subjectAltNames: SERVER_SANS },
-        { id: 'dashboard', role: 'dashboard', profile: 'client', keyType: 'ec', days: 825 },
-      ], { force: true, lockHeld: true });
+      await issueLeaves(
+        scratch,
+        [
+          {
+            id: 'server',
+            role: 'server',
+            profile: 'server',
+            keyType: 'ec',
+            days: 825,
+            subjectAltNames: SERVER_SANS,
+          },
+          { id: 'dashboard', role: 'dashboard', profile: 'client', keyType: 'ec', days: 825 },
+        ],
+        { force: true, lockHeld: true },
+      );
     } catch (error) {
       await rm(scratchDir, { recursive: true, force: true });
       throw error;
@@ -108,4 +126,3 @@ export async function ensurePki(stateDir: string, options: InitOptions = {}): Pr
   if (await exists(layout.index)) return layout;
   return (await initPki(stateDir, options)).layout;
 }
-

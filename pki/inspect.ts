@@ -28,7 +28,13 @@ const KEY_USAGE_NAMES = [
   'encipherOnly',
   'decipherOnly',
 ] as const;
-const EXT_KEY_USAGE_NAMES = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection', 'timeStamping'] as const;
+const EXT_KEY_USAGE_NAMES = [
+  'serverAuth',
+  'clientAuth',
+  'codeSigning',
+  'emailProtection',
+  'timeStamping',
+] as const;
 
 /** node:crypto's subject text is one attribute per line, most significant first; make it one line. */
 function oneLine(name: string): string {
@@ -69,7 +75,11 @@ export function inspectCertificate(pem: string): CertificateFacts {
   };
 }
 
-export function statusOf(facts: Pick<CertificateFacts, 'notBefore' | 'notAfter'>, revoked: boolean, now = new Date()): CertificateStatus {
+export function statusOf(
+  facts: Pick<CertificateFacts, 'notBefore' | 'notAfter'>,
+  revoked: boolean,
+  now = new Date(),
+): CertificateStatus {
   if (revoked) return 'revoked';
   if (now < new Date(facts.notBefore)) return 'not-yet-valid';
   if (now > new Date(facts.notAfter)) return 'expired';

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { UserError } from '../core/user-error.ts';
 import { loadIssuingCa, type CertificateAuthority } from './authority.ts';
 import { buildCertificate, type CertificateProfile } from './certificate-builder.ts';
-import { describeKey, generateKeys, privateKeyPem } from './keys.ts';
+import { generateEncodedKeys } from './keys.ts';
 import { type IndexEntry, readIndex, withPkiLock, writeIndex } from './index-file.ts';
 import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
 import { validateDeviceId } from './identity-id.ts';
@@ -34,12 +34,15 @@ export interface LeafSpec {
 }
 
 /** Makes a key pair and a certificate signed by the issuing CA; nothing is written. */
-export async function makeLeaf(ca: CertificateAuthority, spec: LeafSpec): Promise<{ material: IdentityMaterial; entry: IndexEntry }> {
-  const keys = await generateKeys(spec.keyType);
+export async function makeLeaf(
+  ca: CertificateAuthority,
+  spec: LeafSpec,
+): Promise<{ material: IdentityMaterial; entry: IndexEntry }> {
+  const keys = await generateEncodedKeys(spec.keyType);
   const notBefore = new Date(Date.now() - BACKDATE_MS);
   const built = await buildCertificate({
     subject: { commonName: spec.id },
-    publicKey: keys.publicKey,
+    publicKey: keys.spkiDer,
     issuer: ca,
     profile: spec.profile,
     notBefore,
@@ -47,20 +50,25 @@ export async function makeLeaf(ca: CertificateAuthority, spec: LeafSpec): Promis
     subjectAltNames: spec.subjectAltNames,
   });
   return {
-    material: { id: spec.id, certPem: built.pem, keyPem: privateKeyPem(keys.privateKey), chainTailPem: ca.certPem },
+    material: { id: spec.id, certPem: built.pem, keyPem: keys.privateKeyPem, chainTailPem: ca.certPem },
     entry: {
       id: spec.id,
       role: spec.role,
       ...(spec.rogueKind ? { rogueKind: spec.rogueKind } : {}),
       serial: built.serialHex,
-      keyType: describeKey(keys.publicKey),
+      keyType: keys.description,
       issuedAt: new Date().toISOString(),
       notAfter: new Date(notBefore.getTime() + spec.days * DAY_MS).toISOString(),
     },
   };
 }
 
-async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>, onDone: () => void): Promise<R[]> {
+async function mapConcurrently<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+  onDone: () => void,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -85,18 +93,36 @@ export async function issueLeaves(
 ): Promise<IndexEntry[]> {
   const ca = await loadIssuingCa(layout);
   const before = await readIndex(layout);
-  if (!options.force) refuseExisting(before.identities, specs.map((spec) => spec.id));
+  if (!options.force)
+    refuseExisting(
+      before.identities,
+      specs.map((spec) => spec.id),
+    );
   let done = 0;
-  const made = await mapConcurrently(specs, CONCURRENCY, (spec) => makeLeaf(ca, spec), () => options.onProgress?.(++done, specs.length));
+  const made = await mapConcurrently(
+    specs,
+    CONCURRENCY,
+    (spec) => makeLeaf(ca, spec),
+    () => options.onProgress?.(++done, specs.length),
+  );
   const commit = async () => {
     const index = await readIndex(layout);
-    if (!options.force) refuseExisting(index.identities, specs.map((spec) => spec.id));
+    if (!options.force)
+      refuseExisting(
+        index.identities,
+        specs.map((spec) => spec.id),
+      );
     const serials = new Set(Object.values(index.identities).map((entry) => entry.serial));
     for (const { entry } of made) {
       if (serials.has(entry.serial)) throw new Error(`serial collision on ${entry.serial}`); // 2^-126: a bug, not luck
       serials.add(entry.serial);
     }
-    await mapConcurrently(made, 16, ({ material }) => writeIdentityFiles(layout, material), () => {});
+    await mapConcurrently(
+      made,
+      16,
+      ({ material }) => writeIdentityFiles(layout, material),
+      () => {},
+    );
     for (const { entry } of made) index.identities[entry.id] = entry;
     await writeIndex(layout, index);
     return made.map(({ entry }) => entry);
@@ -109,13 +135,20 @@ function refuseExisting(identities: Record<string, IndexEntry>, ids: string[]): 
   if (existing.length > 0) {
     throw new UserError(
       'identity already exists',
-      `${existing.slice(0, 5).map((id) => `'${id}'`).join(', ')}${existing.length > 5 ? ` and ${existing.length - 5} more` : ''}`,
+      `${existing
+        .slice(0, 5)
+        .map((id) => `'${id}'`)
+        .join(', ')}${existing.length > 5 ? ` and ${existing.length - 5} more` : ''}`,
       'Add --force to replace it with a new key and certificate.',
     );
   }
 }
 
-export async function issueIdentities(stateDir: string, ids: string[], options: IssueOptions = {}): Promise<IdentityInfo[]> {
+export async function issueIdentities(
+  stateDir: string,
+  ids: string[],
+  options: IssueOptions = {},
+): Promise<IdentityInfo[]> {
   const layout = pkiLayout(stateDir);
   const unique = [...new Set(ids)];
   if (unique.length !== ids.length) throw new UserError('cannot issue', 'the same id is listed twice');
@@ -124,32 +157,57 @@ export async function issueIdentities(stateDir: string, ids: string[], options: 
   if (!Number.isInteger(days) || days < 1 || days > 3650) {
     throw new UserError('invalid --days', `'${options.days}' must be a whole number of days from 1 to 3650`);
   }
-  const specs = unique.map((id): LeafSpec => ({ id, role: 'device', profile: 'client', keyType: options.keyType ?? 'ec', days }));
+  const specs = unique.map(
+    (id): LeafSpec => ({ id, role: 'device', profile: 'client', keyType: options.keyType ?? 'ec', days }),
+  );
   const entries = await issueLeaves(layout, specs, options);
-  return Promise.all(entries.map((entry) => describeIdentity(layout, entry.id)));
+  const index = await readIndex(layout);
+  return Promise.all(entries.map((entry) => describeIdentity(layout, entry.id, index)));
 }
 
 /**
  * The identities that were issued already (revoked or not: a revoked device stays revoked), plus new ones for the
  * rest, issued in one batch. The fleet calls this so the next run reuses the same devices.
  */
-export async function ensureIdentities(stateDir: string, ids: string[], options: { keyType?: KeyType } = {}): Promise<IdentityInfo[]> {
+export async function ensureIdentities(
+  stateDir: string,
+  ids: string[],
+  options: { keyType?: KeyType } = {},
+): Promise<IdentityInfo[]> {
   const layout = pkiLayout(stateDir);
   const index = await readIndex(layout);
   const missing: string[] = [];
   for (const id of new Set(ids)) {
     validateDeviceId(id);
-    const present = index.identities[id] && (await access(identityFiles(layout, id).chain).then(() => true, () => false));
+    const present =
+      index.identities[id] &&
+      (await access(identityFiles(layout, id).chain).then(
+        () => true,
+        () => false,
+      ));
     if (!present) missing.push(id);
   }
   if (missing.length > 0) {
-    const specs = missing.map((id): LeafSpec => ({ id, role: 'device', profile: 'client', keyType: options.keyType ?? 'ec', days: 365 }));
+    const specs = missing.map(
+      (id): LeafSpec => ({
+        id,
+        role: 'device',
+        profile: 'client',
+        keyType: options.keyType ?? 'ec',
+        days: 365,
+      }),
+    );
     await issueLeaves(layout, specs, { force: true });
   }
-  return Promise.all(ids.map((id) => describeIdentity(layout, id)));
+  const current = missing.length > 0 ? await readIndex(layout) : index;
+  return Promise.all(ids.map((id) => describeIdentity(layout, id, current)));
 }
 
-export async function ensureIdentity(stateDir: string, id: string, options: { keyType?: KeyType } = {}): Promise<IdentityInfo> {
+export async function ensureIdentity(
+  stateDir: string,
+  id: string,
+  options: { keyType?: KeyType } = {},
+): Promise<IdentityInfo> {
   const [info] = await ensureIdentities(stateDir, [id], options);
   return info!;
 }

@@ -17,13 +17,21 @@ export interface RevokeResult {
 export async function revokeIdentity(stateDir: string, id: string): Promise<RevokeResult> {
   const layout = pkiLayout(stateDir);
   if (id === 'root-ca' || id === 'issuing-ca') {
-    throw new UserError('cannot revoke a CA', `'${id}' signs the CRLs itself`, 'Start over with `certfleet pki init --force` instead.');
+    throw new UserError(
+      'cannot revoke a CA',
+      `'${id}' signs the CRLs itself`,
+      'Start over with `certfleet pki init --force` instead.',
+    );
   }
   const alreadyRevoked = await withPkiLock(layout, async () => {
     const index = await readIndex(layout);
     const entry = index.identities[id];
     if (!entry) {
-      throw new UserError('unknown identity', `'${id}' was never issued in ${layout.pkiDir}`, 'See `certfleet pki list` for the identities there are.');
+      throw new UserError(
+        'unknown identity',
+        `'${id}' was never issued in ${layout.pkiDir}`,
+        'See `certfleet pki list` for the identities there are.',
+      );
     }
     if (index.crls.issuing.revoked.some((revoked) => revoked.serialHex === entry.serial)) return true;
     index.crls.issuing.revoked.push({ serialHex: entry.serial, revokedAt: new Date().toISOString() });

@@ -1,7 +1,12 @@
 import { access } from 'node:fs/promises';
 import { loadIssuingCa, type CertificateAuthority } from './authority.ts';
 import { describeIdentity } from './catalog.ts';
-import { buildCertificate, type CertificateProfile, type Issuer, type NameAttributes } from './certificate-builder.ts';
+import {
+  buildCertificate,
+  type CertificateProfile,
+  type Issuer,
+  type NameAttributes,
+} from './certificate-builder.ts';
 import { writeCrls } from './crl-files.ts';
 import type { HashName } from './der.ts';
 import { type IndexEntry, readIndex, withPkiLock, writeIndex } from './index-file.ts';
@@ -9,11 +14,19 @@ import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
 import { ROOT_NAME, SERVER_SANS } from './init.ts';
 import { describeKey, generateKeys, privateKeyPem } from './keys.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
-import { ROGUE_CREDENTIAL_KINDS, type IdentityInfo, type PkiLayout, type RogueCredentialKind } from './types.ts';
+import {
+  ROGUE_CREDENTIAL_KINDS,
+  type IdentityInfo,
+  type PkiLayout,
+  type RogueCredentialKind,
+} from './types.ts';
 
 export type RogueKind = RogueCredentialKind | 'impostor-broker';
 /** Kinds with files on disk: `no-cert` is the absence of a credential. */
-export const ROGUE_KINDS_WITH_FILES: RogueKind[] = [...ROGUE_CREDENTIAL_KINDS.filter((kind) => kind !== 'no-cert'), 'impostor-broker'];
+export const ROGUE_KINDS_WITH_FILES: RogueKind[] = [
+  ...ROGUE_CREDENTIAL_KINDS.filter((kind) => kind !== 'no-cert'),
+  'impostor-broker',
+];
 
 export const ROGUE_DESCRIPTIONS: Record<RogueKind, string> = {
   'no-cert': 'connects without any client certificate',
@@ -47,7 +60,14 @@ interface RogueSpec {
 async function makeRootCa(name: NameAttributes): Promise<CertificateAuthority> {
   const keys = await generateKeys('ec');
   const notBefore = new Date(Date.now() - DAY_MS);
-  const cert = await buildCertificate({ subject: name, publicKey: keys.publicKey, issuer: { name, ...keys }, profile: 'root-ca', notBefore, notAfter: new Date(notBefore.getTime() + 3650 * DAY_MS) });
+  const cert = await buildCertificate({
+    subject: name,
+    publicKey: keys.publicKey,
+    issuer: { name, ...keys },
+    profile: 'root-ca',
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 3650 * DAY_MS),
+  });
   return { ...keys, certDer: cert.der, certPem: cert.pem };
 }
 
@@ -72,7 +92,15 @@ async function makeRogue(spec: RogueSpec): Promise<{ material: IdentityMaterial;
   const keyPem = privateKeyPem(spec.foreignKey ? (await generateKeys('ec')).privateKey : keys.privateKey);
   return {
     material: { id, certPem: built.pem, keyPem, chainTailPem: selfSigned ? '' : spec.chainTailPem },
-    entry: { id, role: 'rogue', rogueKind: spec.kind, serial: built.serialHex, keyType: describeKey(keys.publicKey), issuedAt: new Date().toISOString(), notAfter: notAfter.toISOString() },
+    entry: {
+      id,
+      role: 'rogue',
+      rogueKind: spec.kind,
+      serial: built.serialHex,
+      keyType: describeKey(keys.publicKey),
+      issuedAt: new Date().toISOString(),
+      notAfter: notAfter.toISOString(),
+    },
   };
 }
 
@@ -80,13 +108,22 @@ async function kitIsComplete(layout: PkiLayout): Promise<boolean> {
   const index = await readIndex(layout);
   for (const kind of ROGUE_KINDS_WITH_FILES) {
     if (!index.identities[`rogue-${kind}`]) return false;
-    if (!(await access(identityFiles(layout, `rogue-${kind}`).chain).then(() => true, () => false))) return false;
+    if (
+      !(await access(identityFiles(layout, `rogue-${kind}`).chain).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return false;
   }
   return true;
 }
 
 /** The whole rogue credential kit of DESIGN.md. Made once; later calls return what is there. */
-export async function generateRogueKit(stateDir: string, options: { force?: boolean } = {}): Promise<IdentityInfo[]> {
+export async function generateRogueKit(
+  stateDir: string,
+  options: { force?: boolean } = {},
+): Promise<IdentityInfo[]> {
   const layout = pkiLayout(stateDir);
   if (options.force || !(await kitIsComplete(layout))) {
     const real = await loadIssuingCa(layout);
@@ -104,7 +141,13 @@ export async function generateRogueKit(stateDir: string, options: { force?: bool
       { kind: 'sha1', ...ours, hash: 'sha1' },
       { kind: 'wrong-key', ...ours, foreignKey: true },
       { kind: 'unknown-cn', ...ours },
-      { kind: 'impostor-broker', issuer: foreign, chainTailPem: foreign.certPem, profile: 'server', subjectAltNames: SERVER_SANS },
+      {
+        kind: 'impostor-broker',
+        issuer: foreign,
+        chainTailPem: foreign.certPem,
+        profile: 'server',
+        subjectAltNames: SERVER_SANS,
+      },
     ];
     const made = await Promise.all(specs.map(makeRogue));
     await withPkiLock(layout, async () => {

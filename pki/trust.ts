@@ -17,7 +17,11 @@ async function read(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UserError('no PKI to serve with', `${path} does not exist`, 'Run `certfleet pki init` first.');
+      throw new UserError(
+        'no PKI to serve with',
+        `${path} does not exist`,
+        'Run `certfleet pki init` first.',
+      );
     }
     throw new UserError('cannot read a PKI file', `${path}: ${(error as Error).message}`);
   }
@@ -26,6 +30,11 @@ async function read(path: string): Promise<string> {
 export async function loadTrustMaterial(stateDir: string): Promise<TrustMaterial> {
   const layout = pkiLayout(stateDir);
   const server = identityFiles(layout, 'server');
-  const [ca, crl, serverCert, serverKey] = await Promise.all([read(layout.rootCert), read(layout.crlBundle), read(server.chain), read(server.key)]);
+  const [ca, crl, serverCert, serverKey] = await Promise.all([
+    read(layout.rootCert),
+    read(layout.crlBundle),
+    read(server.chain),
+    read(server.key),
+  ]);
   return { ca, crl, serverCert, serverKey };
 }

@@ -1,3 +1,229 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { stateDirOf } from '../../cli.ts';
+import { UserError } from '../../core/user-error.ts';
+import {
+  type IdentityInfo,
+  ROGUE_DESCRIPTIONS,
+  generateRogueKit,
+  initPki,
+  issueIdentities,
+  listIdentities,
+  pkiLayout,
+  revokeIdentity,
+  showIdentity,
+} from '../../pki/index.ts';
+import { progressBar } from '../progress.ts';
 
-export function registerPkiCommands(_program: Command): void {}
+function positiveInteger(name: string, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < 1 || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max} (got '${value}')`);
+    }
+    return parsed;
+  };
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function describe(info: IdentityInfo): string {
+  const rows: Array<[string, string]> = [
+    ['id', info.id],
+    ['role', info.rogueKind ? `${info.role} (${info.rogueKind})` : info.role],
+    ['subject', info.subject],
+    ['issuer', info.issuer],
+    ['serial', info.serial],
+    ['valid', `${info.notBefore} → ${info.notAfter}`],
+    ['status', info.status],
+    ['key', info.keyType],
+    ['key usage', info.keyUsage.join(', ') || '-'],
+    ['ext. key usage', info.extKeyUsage.join(', ') || '-'],
+    ['alt. names', info.subjectAltNames.join(', ') || '-'],
+    ['SHA-256', info.fingerprint256],
+    ['certificate', info.paths.cert],
+    ['private key', info.paths.key],
+    ['chain', info.paths.chain],
+    ['trust (CA)', info.paths.ca],
+  ];
+  return rows.map(([key, value]) => `${key.padEnd(15)}${value}`).join('\n');
+}
+
+function table(identities: IdentityInfo[]): string {
+  const header = ['ID', 'ROLE', 'STATUS', 'KEY', 'NOT AFTER', 'SERIAL'];
+  const rows = identities.map((i) => [
+    i.id,
+    i.rogueKind ? `rogue:${i.rogueKind}` : i.role,
+    i.status,
+    i.keyType,
+    i.notAfter.slice(0, 10),
+    i.serial,
+  ]);
+  const widths = header.map((h, column) => Math.max(h.length, ...rows.map((row) => row[column]!.length)));
+  return [header, ...rows]
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+export function registerPkiCommands(program: Command): void {
+  const pki = program
+    .command('pki')
+    .description('the certificate authority: CAs, device certificates, CRLs, the rogue kit')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ certfleet pki init
+  $ certfleet pki issue sensor-001 sensor-002 --key rsa
+  $ certfleet pki issue --count 100 --prefix sensor-
+  $ certfleet pki show sensor-001 --json
+  $ certfleet pki revoke sensor-002
+  $ certfleet pki rogue`,
+    );
+
+  pki
+    .command('init')
+    .description(
+      'create the root and issuing CAs, the broker (server) and dashboard identities, the CRLs and a default policy',
+    )
+    .option(
+      '--force',
+      'start over: move the existing PKI aside and create a new one (every device must be re-issued)',
+    )
+    .action(async (options: { force?: boolean }, command: Command) => {
+      const stateDir = stateDirOf(command);
+      if (options.force)
+        process.stderr.write(
+          'WARNING: --force: the existing CA is moved aside; certificates it issued will no longer be trusted.\n',
+        );
+      const result = await initPki(stateDir, {
+        force: options.force,
+        onProgress: (message) => process.stderr.write(`${message}\n`),
+      });
+      if (!result.created) {
+        process.stdout.write(
+          `A certificate authority already exists in ${result.layout.pkiDir} (kept as it is).\nUse --force to start over.\n`,
+        );
+        return;
+      }
+      if (result.backup) process.stdout.write(`The previous PKI was moved to ${result.backup}\n`);
+      process.stdout.write(
+        `Created a new certificate authority in ${result.layout.pkiDir}\n  root CA       ${result.layout.rootCert}\n  issuing CA    ${result.layout.issuingCert}\n  CRLs          ${result.layout.crlBundle}\n  identities    server, dashboard (see \`certfleet pki list\`)\n  policy        ${result.layout.policy}\n`,
+      );
+    });
+
+  pki
+    .command('issue')
+    .description('issue device certificates (CN = id, clientAuth, SHA-256)')
+    .argument('[ids...]', 'device ids, e.g. sensor-001')
+    .addOption(new Option('--key <type>', 'key type').choices(['ec', 'rsa']).default('ec'))
+    .option('--days <n>', 'validity in days', positiveInteger('--days', 3650), 365)
+    .option('--count <n>', 'issue N devices named <prefix><number>', positiveInteger('--count', 100_000))
+    .option('--prefix <prefix>', 'id prefix for --count', 'sensor-')
+    .option('--force', 'replace identities that exist already (new key, new certificate)')
+    .option('--json', 'print the issued identities as JSON')
+    .action(
+      async (
+        ids: string[],
+        options: {
+          key: 'ec' | 'rsa';
+          days: number;
+          count?: number;
+          prefix: string;
+          force?: boolean;
+          json?: boolean;
+        },
+        command: Command,
+      ) => {
+        const all = [...ids];
+        if (options.count) {
+          const digits = Math.max(3, String(options.count).length);
+          for (let n = 1; n <= options.count; n++)
+            all.push(`${options.prefix}${String(n).padStart(digits, '0')}`);
+        }
+        if (all.length === 0)
+          throw new UserError(
+            'nothing to issue',
+            'no device id given',
+            'Example: certfleet pki issue sensor-001, or --count 10 --prefix sensor-',
+          );
+        const bar = progressBar('issuing');
+        const issued = await issueIdentities(stateDirOf(command), all, {
+          keyType: options.key,
+          days: options.days,
+          force: options.force,
+          onProgress: bar.update,
+        });
+        bar.finish();
+        if (options.json) return printJson(issued);
+        const dir = pkiLayout(stateDirOf(command)).identitiesDir;
+        process.stdout.write(
+          issued.length === 1
+            ? `Issued '${issued[0]!.id}' (${issued[0]!.keyType}): ${issued[0]!.paths.chain}\n`
+            : `Issued ${issued.length} identities (${options.key}) under ${dir}\n`,
+        );
+      },
+    );
+
+  pki
+    .command('revoke')
+    .description(
+      "revoke an identity's certificate: its serial goes on the issuing CA's CRL (a running broker cuts it off)",
+    )
+    .argument('<id>', 'the identity to revoke')
+    .action(async (id: string, _options: unknown, command: Command) => {
+      const { identity, alreadyRevoked } = await revokeIdentity(stateDirOf(command), id);
+      process.stdout.write(
+        alreadyRevoked
+          ? `'${id}' was already revoked (serial ${identity.serial}).\n`
+          : `Revoked '${id}' (serial ${identity.serial}); CRL updated: ${pkiLayout(stateDirOf(command)).crlBundle}\n`,
+      );
+    });
+
+  pki
+    .command('rogue')
+    .description(
+      'make the rogue credential kit: every way a client certificate can be wrong, plus an impostor broker',
+    )
+    .option('--force', 'make a new kit even if one exists')
+    .option('--json', 'print the kit as JSON')
+    .action(async (options: { force?: boolean; json?: boolean }, command: Command) => {
+      const kit = await generateRogueKit(stateDirOf(command), { force: options.force });
+      if (options.json) return printJson(kit);
+      process.stdout.write(`Rogue kit in ${pkiLayout(stateDirOf(command)).rogueDir}:\n`);
+      process.stdout.write(`  ${'no-cert'.padEnd(16)}${ROGUE_DESCRIPTIONS['no-cert']} (no files)\n`);
+      for (const rogue of kit)
+        process.stdout.write(
+          `  ${(rogue.rogueKind ?? rogue.id).padEnd(16)}${ROGUE_DESCRIPTIONS[rogue.rogueKind!]}\n`,
+        );
+    });
+
+  pki
+    .command('list')
+    .description('list the CAs and every issued identity with its status')
+    .option('--json', 'print JSON (a stable contract: see IdentityInfo in pki/types.ts)')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const identities = await listIdentities(stateDirOf(command));
+      if (options.json) return printJson(identities);
+      process.stdout.write(`${table(identities)}\n`);
+    });
+
+  pki
+    .command('show')
+    .description(
+      'show one identity: subject, issuer, serial, validity, key, usages, fingerprint, status and file paths',
+    )
+    .argument('<id>', 'identity id (root-ca, issuing-ca, server, dashboard, a device, or rogue-<kind>)')
+    .option('--json', 'print JSON (a stable contract: see IdentityInfo in pki/types.ts)')
+    .action(async (id: string, options: { json?: boolean }, command: Command) => {
+      const info = await showIdentity(stateDirOf(command), id);
+      if (options.json) return printJson(info);
+      process.stdout.write(`${describe(info)}\n`);
+    });
+}
