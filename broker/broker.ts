@@ -1,0 +1,292 @@
+/**
+ * startBroker: Aedes behind a TLS server that requires a client certificate from our CA.
+ *
+ * The gate: the TLS server runs with rejectUnauthorized: false so that it can see, audit and answer a refused
+ * certificate — and for exactly that reason the only path to `aedes.handle()` is `socket.authorized === true`.
+ */
+import { Aedes, type Client } from 'aedes';
+import { X509Certificate } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import tls, { type TLSSocket } from 'node:tls';
+import { UserError } from '../core/user-error.ts';
+import { loadTrustMaterial, pkiLayout, refreshCrlsIfDue } from '../pki/index.ts';
+import { AuditLog } from './audit-log.ts';
+import { AUDIT_TOPIC, type AuditRecord } from './audit-record.ts';
+import { auditBase, type ConnectionInfo, createAuthorization } from './authorization.ts';
+import { CrlWatcher, readCrlBundle, type CrlState } from './crl-watch.ts';
+import { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
+import { guardPacketSize } from './packet-size-guard.ts';
+import { summarizeCertificate, commonNameOf } from './peer-certificate.ts';
+import { loadPolicy } from './policy-load.ts';
+import { answerRefusedConnect } from './refused-connect.ts';
+import { handshakeErrorReason, verificationRefusal } from './tls-refusal.ts';
+import { watchSessionEnds } from './session-ends.ts';
+
+export interface BrokerOptions {
+  stateDir: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8883; 0 picks a free port (read it back from `port`). */
+  port?: number;
+  /** Default `<stateDir>/policy.yaml`. */
+  policyFile?: string;
+  /** Close right after a refused handshake instead of answering the CONNECT with CONNACK 5. */
+  strict?: boolean;
+  limits?: Partial<BrokerLimits>;
+  /** Default `<stateDir>/audit.jsonl`. */
+  auditFile?: string;
+  /** How often the CRL file is polled besides fs.watch, ms. */
+  crlPollMs?: number;
+}
+
+export interface RunningBroker {
+  readonly host: string;
+  readonly port: number;
+  /** `mqtts://host:port` */
+  readonly url: string;
+  readonly auditFile: string;
+  readonly limits: BrokerLimits;
+  /** Number of MQTT sessions open now. */
+  sessionCount(): number;
+  on(event: 'audit', listener: (record: AuditRecord) => void): this;
+  on(event: 'warning', listener: (error: Error) => void): this;
+  off(event: 'audit' | 'warning', listener: (...args: never[]) => void): this;
+  /** Stop accepting, close every client (audited as SERVER_SHUTDOWN), flush the audit. Idempotent. */
+  close(): Promise<void>;
+}
+
+const HOUR = 3_600_000;
+
+export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
+  const layout = pkiLayout(options.stateDir);
+  const host = options.host ?? '127.0.0.1';
+  const limits: BrokerLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const policy = await loadPolicy(options.policyFile ?? layout.policy);
+  await refreshCrlsIfDue(options.stateDir).catch(() => undefined); // a missing PKI is reported just below
+  const trust = await loadTrustMaterial(options.stateDir);
+  let crl: CrlState = await readCrlBundle(layout.crlBundle);
+  const issuers = await readCertificates(layout.caBundle);
+
+  const events = new EventEmitter();
+  const auditFile = options.auditFile ?? join(options.stateDir, 'audit.jsonl');
+  const auditLog = new AuditLog(auditFile);
+  let aedes: Aedes | null = null;
+  const audit = (partial: Omit<AuditRecord, 'ts'>) => {
+    const record = { ts: new Date().toISOString(), ...partial } as AuditRecord;
+    auditLog.append(record); // in the file before anyone hears of it
+    events.emit('audit', record);
+    if (aedes && !aedes.closed) {
+      const payload = Buffer.from(JSON.stringify(record));
+      aedes.publish(
+        { cmd: 'publish', topic: AUDIT_TOPIC, payload, qos: 0, retain: false, dup: false },
+        () => {},
+      );
+    }
+  };
+  const warn = (error: Error) => events.emit('warning', error);
+
+  const infos = new WeakMap<object, ConnectionInfo>();
+  const authorization = createAuthorization({
+    policy: () => policy,
+    revoked: () => crl.revoked,
+    limits,
+    infoOf: (client: Client) => infos.get(client.conn),
+    audit,
+  });
+  const { sessions } = authorization;
+  const { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward } = authorization;
+  aedes = await Aedes.createBroker({
+    connectTimeout: limits.connectTimeoutMs,
+    maxTopicLevels: limits.maxTopicLevels,
+    ...{ preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward },
+  });
+  const broker = aedes;
+  (broker as unknown as EventEmitter).on('error', warn); // untyped in aedes, but emitted: always listen
+  watchSessionEnds(broker, sessions, (client) => infos.get(client.conn), audit);
+
+  const tlsOptions: tls.SecureContextOptions = {
+    ca: trust.ca,
+    crl: crl.crls,
+    cert: trust.serverCert,
+    key: trust.serverKey,
+    minVersion: 'TLSv1.2',
+  };
+  const server = tls.createServer({
+    ...tlsOptions,
+    requestCert: true,
+    rejectUnauthorized: false, // we decide, and audit, below — never aedes
+    handshakeTimeout: limits.handshakeTimeoutMs,
+  });
+  server.maxConnections = limits.maxConnections;
+  let connections = 0;
+  const openSockets = new Set<TLSSocket>();
+
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const connection = ++connections;
+    const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
+    openSockets.add(socket);
+    socket.once('close', () => openSockets.delete(socket));
+    socket.on('error', () => {}); // reported through aedes or the refusal path; never crash the broker
+    const x509 = socket.getPeerX509Certificate();
+    const cert = x509 ? summarizeCertificate(x509) : undefined;
+    if (!socket.authorized) {
+      const { reason, detail } = verificationRefusal(socket, issuers);
+      const cn = x509 ? (commonNameOf(socket) ?? undefined) : undefined;
+      const base = {
+        event: 'handshake-refused' as const,
+        reason,
+        connection,
+        peer,
+        cn,
+        cert,
+        tls: socket.getProtocol() ?? '',
+      };
+      if (options.strict) {
+        socket.destroy();
+        audit({ ...base, detail: `${detail}; strict: closed after the handshake` });
+        return;
+      }
+      void answerRefusedConnect(socket, limits).then((outcome) => {
+        audit({ ...base, clientId: outcome.clientId, detail: `${detail}; MQTT: ${outcome.mqtt}` });
+      });
+      return;
+    }
+    const info: ConnectionInfo = {
+      connection,
+      peer,
+      cn: commonNameOf(socket),
+      cert: cert!,
+      tls: socket.getProtocol() ?? '',
+    };
+    infos.set(socket, info);
+    guardPacketSize(socket, limits.maxPacketSize, (detail) => {
+      const session = [...sessions.values()].find((s) => s.info === info);
+      if (session) {
+        session.cause ??= 'LIMIT_EXCEEDED';
+        session.detail ??= detail;
+      } else if (!info.settled) {
+        info.settled = true;
+        audit({
+          event: 'connect-refused',
+          reason: 'LIMIT_EXCEEDED',
+          ...auditBase(info),
+          cert: info.cert,
+          detail,
+        });
+      }
+      socket.destroy();
+    });
+    broker.handle(socket);
+  });
+
+  server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
+    const reason = handshakeErrorReason(error);
+    audit({
+      event: 'handshake-refused',
+      reason,
+      connection: ++connections,
+      peer,
+      detail: error.code ?? error.message,
+    });
+  });
+  server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+    const peer = { address: data?.remoteAddress ?? '?', port: data?.remotePort ?? 0 };
+    const detail = `max connections (${limits.maxConnections}) reached`;
+    audit({ event: 'handshake-refused', reason: 'LIMIT_EXCEEDED', connection: ++connections, peer, detail });
+  });
+
+  await listen(server, host, options.port ?? 8883).catch((error) => {
+    auditLog.close();
+    broker.close();
+    throw error;
+  });
+  const port = (server.address() as { port: number }).port;
+
+  const cutRevoked = (state: CrlState) => {
+    crl = state;
+    server.setSecureContext({ ...tlsOptions, crl: state.crls }); // new handshakes check the new CRL
+    audit({ event: 'crl-reloaded', reason: 'OK', detail: `${state.revoked.size} serial(s) revoked` });
+    for (const session of sessions.values()) {
+      if (!state.revoked.has(session.info.cert.serial) || session.cause) continue;
+      session.cause = 'REVOKED';
+      session.detail = `serial ${session.info.cert.serial} is now in the CRL`;
+      audit({
+        event: 'revoked-session-closed',
+        reason: 'REVOKED',
+        ...auditBase(session.info, session.clientId),
+        cert: session.info.cert,
+        detail: session.detail,
+      });
+      session.client.close();
+    }
+  };
+  const watcher = new CrlWatcher(layout.crlBundle, crl, cutRevoked, warn, options.crlPollMs);
+  await watcher.start();
+  const refresh = setInterval(() => void refreshCrlsIfDue(options.stateDir).catch(warn), HOUR);
+  refresh.unref();
+
+  const url = `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  audit({ event: 'broker-started', reason: 'OK', detail: `${url} policy=${policy.source}` });
+
+  let closing: Promise<void> | null = null;
+  const running = Object.assign(events, {
+    host,
+    port,
+    url,
+    auditFile,
+    limits,
+    sessionCount: () => sessions.size,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        clearInterval(refresh);
+        watcher.stop();
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';
+        await new Promise<void>((resolve) => broker.close(() => resolve()));
+        for (const socket of openSockets) socket.destroy(); // refused ones still waiting for their CONNECT
+        await stopped;
+        audit({ event: 'broker-stopped', reason: 'OK' });
+        auditLog.close();
+      })();
+      return closing;
+    },
+  });
+  return running as unknown as RunningBroker;
+}
+
+async function readCertificates(path: string): Promise<X509Certificate[]> {
+  const pem = await readFile(path, 'utf8');
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (block) => new X509Certificate(block),
+  );
+}
+
+function listen(server: tls.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          new UserError(
+            'cannot start the broker',
+            `port ${port} on ${host} is in use`,
+            'Pick another with --port (0 = any free port).',
+          ),
+        );
+      } else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') {
+        reject(
+          new UserError(
+            'cannot start the broker',
+            `${host} is not an address of this machine`,
+            'Use --host 127.0.0.1.',
+          ),
+        );
+      } else {
+        reject(error);
+      }
+    });
+    server.listen(port, host, () => resolve());
+  });
+}

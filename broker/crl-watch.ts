@@ -1,0 +1,106 @@
+/**
+ * Live revocation: notices when the CRL bundle changes (`certfleet pki revoke` rewrites it atomically) through
+ * fs.watch on the PKI directory, with a stat poll as the fallback for file systems where watching is unreliable.
+ * The poll interval bounds the reaction time, so it stays well under the one second the broker promises.
+ */
+import { type FSWatcher, watch } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { readCrl } from '../pki/index.ts';
+import { normalizeSerial } from './peer-certificate.ts';
+
+export interface CrlState {
+  /** The bundle as read (both CRLs, PEM). */
+  pem: string;
+  /** One PEM per CRL: what the TLS context loads (Node reads only the first CRL of a single string). */
+  crls: string[];
+  /** Every serial revoked by any CA of the bundle, normalized. */
+  revoked: ReadonlySet<string>;
+  /** Earliest nextUpdate of the bundle: past it, OpenSSL refuses everyone. */
+  nextUpdate: Date;
+}
+
+export async function readCrlBundle(path: string): Promise<CrlState> {
+  const pem = await readFile(path, 'utf8');
+  const blocks = pem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
+  const revoked = new Set<string>();
+  let nextUpdate = new Date(8640000000000000);
+  for (const block of blocks) {
+    const crl = readCrl(block);
+    for (const serial of crl.revokedSerials) revoked.add(normalizeSerial(serial));
+    if (crl.nextUpdate < nextUpdate) nextUpdate = crl.nextUpdate;
+  }
+  return { pem, crls: blocks, revoked, nextUpdate };
+}
+
+export class CrlWatcher {
+  private watcher: FSWatcher | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private stamp = '';
+  private checking: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly path: string,
+    private current: CrlState,
+    private readonly onChange: (state: CrlState) => void,
+    private readonly onError: (error: Error) => void,
+    private readonly pollMs = 250,
+  ) {}
+
+  async start(): Promise<void> {
+    this.stamp = await this.stampOf();
+    try {
+      this.watcher = watch(dirname(this.path), (_event, file) => {
+        if (file === null || file === basename(this.path)) void this.check();
+      });
+      this.watcher.on('error', () => this.watcher?.close()); // the poll carries on
+    } catch {
+      // no fs.watch here: the poll alone
+    }
+    this.poll = setInterval(() => void this.check(), this.pollMs);
+    this.poll.unref();
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.poll) clearInterval(this.poll);
+    this.poll = null;
+  }
+
+  /** Re-reads the bundle if its stat changed; concurrent triggers coalesce into one more check. */
+  check(): Promise<void> {
+    if (this.checking) {
+      this.again = true;
+      return this.checking;
+    }
+    this.checking = this.reload().finally(() => {
+      this.checking = null;
+      if (this.again) {
+        this.again = false;
+        void this.check();
+      }
+    });
+    return this.checking;
+  }
+
+  private async reload(): Promise<void> {
+    try {
+      const stamp = await this.stampOf();
+      if (stamp === this.stamp) return;
+      const next = await readCrlBundle(this.path);
+      this.stamp = stamp;
+      if (next.pem === this.current.pem) return;
+      this.current = next;
+      this.onChange(next);
+    } catch (error) {
+      this.onError(error as Error); // e.g. a half-made PKI: keep serving with the CRL we have
+    }
+  }
+
+  private async stampOf(): Promise<string> {
+    const s = await stat(this.path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  }
+}

@@ -1,0 +1,24 @@
+/** Broker limits: every one has a default a device fleet on one machine never reaches, and a CLI flag. */
+export interface BrokerLimits {
+  /** Largest MQTT packet accepted, in bytes (fixed header included); larger closes the connection. */
+  maxPacketSize: number;
+  /** Open TCP connections; more are dropped before the TLS handshake. */
+  maxConnections: number;
+  /** Time for the TLS handshake, ms. */
+  handshakeTimeoutMs: number;
+  /** Time between the handshake and the MQTT CONNECT, ms. */
+  connectTimeoutMs: number;
+  /** Largest keepalive a client may ask for, s (0 in CONNECT is refused too when this is set). */
+  keepaliveLimit: number;
+  /** Most levels in a topic or topic filter. */
+  maxTopicLevels: number;
+}
+
+export const DEFAULT_LIMITS: BrokerLimits = {
+  maxPacketSize: 256 * 1024,
+  maxConnections: 10_000,
+  handshakeTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  keepaliveLimit: 600,
+  maxTopicLevels: 16,
+};

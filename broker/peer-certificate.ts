@@ -1,0 +1,33 @@
+/** What the broker reads from a peer's certificate: the identity (CN), and a summary for the audit. */
+import type { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { AuditCertificate } from './audit-record.ts';
+
+/** Serial numbers compared across Node and the CRL: upper-case hex without DER's leading zero bytes. */
+export function normalizeSerial(serial: string): string {
+  return serial
+    .toUpperCase()
+    .replace(/[^0-9A-F]/g, '')
+    .replace(/^(00)+(?=[0-9A-F]{2})/, '');
+}
+
+export function summarizeCertificate(cert: X509Certificate): AuditCertificate {
+  return {
+    subject: cert.subject.split('\n').join(', '),
+    issuer: cert.issuer.split('\n').join(', '),
+    serial: normalizeSerial(cert.serialNumber),
+    fingerprint256: cert.fingerprint256,
+    validFrom: new Date(cert.validFrom).toISOString(),
+    validTo: new Date(cert.validTo).toISOString(),
+  };
+}
+
+/**
+ * The identity: the subject's single CN. A subject with several CNs is ambiguous and yields null (the
+ * connection is then refused as UNKNOWN_IDENTITY), so no one can pick which CN the policy sees.
+ */
+export function commonNameOf(socket: TLSSocket): string | null {
+  const subject = socket.getPeerCertificate().subject as Record<string, string | string[]> | undefined;
+  const cn = subject?.CN;
+  return typeof cn === 'string' ? cn : null;
+}

@@ -1,0 +1,68 @@
+/**
+ * The life of an accepted session in the audit: one `connection-accepted` once CONNACK went out, and exactly one
+ * `disconnected` at the end, whose reason is the cause the broker recorded (else the client closed it).
+ */
+import type { Aedes, Client } from 'aedes';
+import type { Reason } from '../core/reasons.ts';
+import type { AuditRecord } from './audit-record.ts';
+import { auditBase, type ConnectionInfo, type Session } from './authorization.ts';
+
+function causeOf(error: Error): Reason {
+  const message = error.message ?? '';
+  if (/too many levels|maxInflightInbound|exceeds the limit/.test(message)) return 'LIMIT_EXCEEDED';
+  if (/keep ?alive/.test(message)) return 'KEEPALIVE_TIMEOUT';
+  if (/ECONNRESET|EPIPE|connection closed/.test(message)) return 'CLIENT_CLOSED';
+  return 'PROTOCOL_ERROR';
+}
+
+export function watchSessionEnds(
+  broker: Aedes,
+  sessions: Map<Client, Session>,
+  infoOf: (client: Client) => ConnectionInfo | undefined,
+  audit: (record: Omit<AuditRecord, 'ts'>) => void,
+): void {
+  const end = (client: Client) => {
+    const session = sessions.get(client);
+    if (!session) return;
+    sessions.delete(client);
+    session.info.settled = true;
+    audit({
+      event: 'disconnected',
+      reason: session.cause ?? 'CLIENT_CLOSED',
+      ...auditBase(session.info, session.clientId),
+      ...(session.detail !== undefined && { detail: session.detail }),
+    });
+  };
+
+  broker.on('clientReady', (client) => {
+    const session = sessions.get(client);
+    if (!session) return;
+    audit({
+      event: 'connection-accepted',
+      reason: 'OK',
+      ...auditBase(session.info, session.clientId),
+      cert: session.info.cert,
+      tls: session.info.tls,
+    });
+    // A session that ends before aedes registered it gets no clientDisconnect: end it from the socket.
+    client.conn.once('close', () => setTimeout(() => end(client), 2000).unref());
+  });
+  broker.on('clientDisconnect', end);
+  broker.on('keepaliveTimeout', (client) => {
+    const session = sessions.get(client);
+    if (session) session.cause ??= 'KEEPALIVE_TIMEOUT';
+  });
+  broker.on('clientError', (client, error) => {
+    const session = sessions.get(client);
+    if (!session || session.cause) return;
+    session.cause = causeOf(error);
+    if (session.cause !== 'CLIENT_CLOSED') session.detail = error.message;
+  });
+  broker.on('connectionError', (client, error) => {
+    const info = infoOf(client);
+    if (!info || info.settled) return;
+    info.settled = true;
+    const reason: Reason = /did not arrive in time/.test(error.message) ? 'TIMEOUT' : causeOf(error);
+    audit({ event: 'connect-refused', reason, ...auditBase(info), cert: info.cert, detail: error.message });
+  });
+}
