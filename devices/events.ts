@@ -102,6 +102,11 @@ export type DeviceEvent =
       detail: string;
       localPort?: number;
       at: number;
+      /**
+       * Set when the fleet joined the device's rejection with the broker's audit (same local port): this later event
+       * refines the device's own 'rejected' event for the same id (its reason and step win).
+       */
+      explainedBy?: 'broker-audit';
     }
   | { type: 'error'; id: string; message: string; at: number }
   | { type: 'removed'; id: string; at: number };

@@ -1,0 +1,207 @@
+/**
+ * The fleet: devices spread round-robin over worker threads (one per core by default), a typed stream of batched
+ * device events, and commands (add, remove, pause/resume, send command, revoke, stop). Rejections the device could
+ * not explain are joined with the broker's audit when an explainer is given.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { revokeIdentity } from '../pki/index.ts';
+import type { DeviceResult } from './device.ts';
+import type { DeviceEvent, HandshakeAttempt } from './events.ts';
+import type { FromWorker, ToWorker, WorkerSettings } from './fleet-protocol.ts';
+import { type Explainer, type Explanation, refineAttempt } from './explain.ts';
+import type { DeviceSpec } from './spec.ts';
+
+export interface FleetOptions {
+  /** Worker threads (default: one per core). */
+  workers?: number;
+  /** Cap on new connections per second across the fleet (default 50; 0 = no cap). */
+  connectRatePerSecond?: number;
+  /** Event batching tick, ms (default 100). */
+  flushMs?: number;
+  /** Joins a rejection the device could not explain with what the broker knows (its audit). */
+  explain?: Explainer;
+  /** State dir, for `revoke`. */
+  stateDir?: string;
+}
+
+export type FleetListener = (events: readonly DeviceEvent[]) => void;
+
+type RejectedEvent = Extract<DeviceEvent, { type: 'rejected' }>;
+
+export class Fleet {
+  private readonly workers: Worker[] = [];
+  private readonly workerOf = new Map<string, Worker>();
+  private readonly listeners = new Set<FleetListener>();
+  private readonly pending = new Map<number, (results: DeviceResult[]) => void>();
+  private readonly explained = new Map<string, Explanation>();
+  private readonly failedAttempts = new Map<string, HandshakeAttempt>();
+  private readonly explaining = new Set<Promise<void>>();
+  private nextWorker = 0;
+  private nextRequest = 1;
+  private stopped = false;
+
+  constructor(private readonly options: FleetOptions = {}) {
+    const count = Math.max(1, options.workers ?? availableParallelism());
+    const rate = options.connectRatePerSecond ?? 50;
+    const settings: WorkerSettings = { connectRatePerSecond: rate / count, flushMs: options.flushMs ?? 100 };
+    for (let index = 0; index < count; index++) {
+      const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: settings });
+      worker.on('message', (message: FromWorker) => this.onWorkerMessage(message));
+      worker.on('error', (error) => this.broadcast([fleetError(`worker ${index} failed: ${error.message}`)]));
+      this.workers.push(worker);
+    }
+  }
+
+  /** Listens to batched events; returns the unsubscribe function. */
+  subscribe(listener: FleetListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get size(): number {
+    return this.workerOf.size;
+  }
+
+  add(specs: DeviceSpec[]): void {
+    const perWorker = new Map<Worker, DeviceSpec[]>();
+    for (const spec of specs) {
+      if (this.workerOf.has(spec.id)) continue;
+      const worker = this.workers[this.nextWorker++ % this.workers.length] as Worker;
+      this.workerOf.set(spec.id, worker);
+      perWorker.set(worker, [...(perWorker.get(worker) ?? []), spec]);
+    }
+    for (const [worker, list] of perWorker) this.post(worker, { type: 'add', specs: list });
+  }
+
+  remove(ids: string[]): void {
+    this.byWorker(ids, (worker, list) => this.post(worker, { type: 'remove', ids: list }));
+    for (const id of ids) this.workerOf.delete(id);
+  }
+
+  pause(ids: string[]): void {
+    this.byWorker(ids, (worker, list) => this.post(worker, { type: 'pause', ids: list }));
+  }
+
+  resume(ids: string[]): void {
+    this.byWorker(ids, (worker, list) => this.post(worker, { type: 'resume', ids: list }));
+  }
+
+  /** Makes a device run a command as if it came from its command topic (set-interval, ping, reboot). */
+  sendCommand(id: string, name: string, payload?: unknown): void {
+    const worker = this.workerOf.get(id);
+    if (!worker) return;
+    const text =
+      payload === undefined ? undefined : typeof payload === 'string' ? payload : JSON.stringify(payload);
+    this.post(worker, { type: 'command', id, name, ...(text !== undefined && { payload: text }) });
+  }
+
+  /** Revokes a device's certificate in the PKI (the broker reloads its CRL and cuts the device off). */
+  async revoke(id: string): Promise<void> {
+    if (!this.options.stateDir) throw new Error('the fleet needs its state dir to revoke');
+    await revokeIdentity(this.options.stateDir, id);
+  }
+
+  /** Every device's current result (state, diagnosis, messages), joined with the broker's explanations. */
+  async results(): Promise<DeviceResult[]> {
+    const lists = await Promise.all(this.workers.map((worker) => this.request(worker, 'results')));
+    return this.withExplanations(lists.flat());
+  }
+
+  /** Stops every device cleanly (status "offline", DISCONNECT), ends the workers, and returns the results. */
+  async stop(): Promise<DeviceResult[]> {
+    if (this.stopped) return [];
+    this.stopped = true;
+    const lists = await Promise.all(this.workers.map((worker) => this.request(worker, 'stop')));
+    await Promise.allSettled([...this.explaining]);
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    return this.withExplanations(lists.flat());
+  }
+
+  private withExplanations(results: DeviceResult[]): DeviceResult[] {
+    return results.map((result) => {
+      const explanation = this.explained.get(result.id);
+      return explanation && result.state === 'rejected'
+        ? { ...result, reason: explanation.reason, step: explanation.step, detail: explanation.detail }
+        : result;
+    });
+  }
+
+  private request(worker: Worker, type: 'results' | 'stop'): Promise<DeviceResult[]> {
+    const requestId = this.nextRequest++;
+    return new Promise((resolve) => {
+      this.pending.set(requestId, resolve);
+      this.post(worker, { type, requestId });
+    });
+  }
+
+  private post(worker: Worker, message: ToWorker): void {
+    worker.postMessage(message);
+  }
+
+  private byWorker(ids: string[], action: (worker: Worker, ids: string[]) => void): void {
+    const groups = new Map<Worker, string[]>();
+    for (const id of ids) {
+      const worker = this.workerOf.get(id);
+      if (worker) groups.set(worker, [...(groups.get(worker) ?? []), id]);
+    }
+    for (const [worker, list] of groups) action(worker, list);
+  }
+
+  private onWorkerMessage(message: FromWorker): void {
+    switch (message.type) {
+      case 'events':
+        for (const event of message.events) this.observe(event);
+        this.broadcast(message.events);
+        break;
+      case 'results':
+      case 'stopped':
+        this.pending.get(message.requestId)?.(message.results);
+        this.pending.delete(message.requestId);
+        break;
+      case 'fatal':
+        this.broadcast([fleetError(message.message)]);
+        break;
+    }
+  }
+
+  private observe(event: DeviceEvent): void {
+    if (event.type === 'ladder' && event.attempt.steps.some((step) => step.status === 'failed')) {
+      this.failedAttempts.set(event.id, event.attempt);
+    }
+    if (event.type === 'rejected' && this.options.explain && event.localPort !== undefined) {
+      const job = this.explainRejection(event).finally(() => this.explaining.delete(job));
+      this.explaining.add(job);
+    }
+  }
+
+  /** Asks the broker's side; a refined 'rejected' event (and ladder) follows the device's own. */
+  private async explainRejection(event: RejectedEvent): Promise<void> {
+    const explanation = await this.options.explain?.(event).catch(() => undefined);
+    if (!explanation) return;
+    this.explained.set(event.id, explanation);
+    const at = Date.now();
+    const refined: DeviceEvent[] = [
+      {
+        ...event,
+        reason: explanation.reason,
+        step: explanation.step,
+        detail: explanation.detail,
+        at,
+        explainedBy: 'broker-audit',
+      },
+    ];
+    const attempt = this.failedAttempts.get(event.id);
+    if (attempt)
+      refined.unshift({ type: 'ladder', id: event.id, attempt: refineAttempt(attempt, explanation), at });
+    this.broadcast(refined);
+  }
+
+  private broadcast(events: DeviceEvent[]): void {
+    for (const listener of this.listeners) listener(events);
+  }
+}
+
+function fleetError(message: string): DeviceEvent {
+  return { type: 'error', id: '*', message, at: Date.now() };
+}
