@@ -169,7 +169,9 @@ export class Fleet {
     if (event.type === 'ladder' && event.attempt.steps.some((step) => step.status === 'failed')) {
       this.failedAttempts.set(event.id, event.attempt);
     }
-    if (event.type === 'rejected' && this.options.explain && event.localPort !== undefined) {
+    // Only the broker can explain what it decided; our own refusal of the broker (step 3) is already exact.
+    const brokerDecided = event.type === 'rejected' && !['tcp-connect', 'server-verified'].includes(event.step);
+    if (event.type === 'rejected' && brokerDecided && this.options.explain && event.localPort !== undefined) {
       const job = this.explainRejection(event).finally(() => this.explaining.delete(job));
       this.explaining.add(job);
     }

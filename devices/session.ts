@@ -75,8 +75,16 @@ export class MqttSession {
   subscribe(filters: string[]): Promise<string[] | null> {
     return new Promise((resolve) => {
       this.client.subscribe(filters, { qos: 1 }, (error, granted) => {
-        if (error) return resolve(null);
-        resolve((granted ?? []).filter((grant) => grant.qos === 128).map((grant) => grant.topic));
+        if (!error) {
+          resolve((granted ?? []).filter((grant) => grant.qos >= 0x80).map((grant) => grant.topic));
+          return;
+        }
+        // On a refusal mqtt.js attaches the SUBACK packet to the error: return codes in the order of our filters.
+        const codes =
+          (error as Error & { packet?: { granted?: number[] } }).packet?.granted ??
+          (granted as unknown as { granted?: number[] } | undefined)?.granted;
+        if (!codes) return resolve(null);
+        resolve(filters.filter((_, index) => ((codes[index] ?? 0) & 0x80) !== 0));
       });
     });
   }
