@@ -91,7 +91,9 @@ export function App({ store, controls, initialState }: AppProps) {
   }
 
   let body: React.ReactNode;
-  if (ui.mode.kind === 'help') body = <HelpOverlay height={layout.bodyHeight} />;
+  // The help takes the log's rows too: it is the one screen that must show everything at once.
+  const help = ui.mode.kind === 'help';
+  if (help) body = <HelpOverlay height={layout.bodyHeight + layout.logHeight} />;
   else if (ui.mode.kind === 'menu') {
     const rogue = ui.mode.menu === 'rogue';
     body = (
@@ -138,14 +140,16 @@ export function App({ store, controls, initialState }: AppProps) {
         now={now}
       />
       {body}
-      <EventLog
-        entries={log.entries}
-        total={log.total}
-        offset={ui.logOffset}
-        height={layout.logHeight}
-        focused={ui.focus === 'events'}
-        filter={ui.filter}
-      />
+      {help ? null : (
+        <EventLog
+          entries={log.entries}
+          total={log.total}
+          offset={ui.logOffset}
+          height={layout.logHeight}
+          focused={ui.focus === 'events'}
+          filter={ui.filter}
+        />
+      )}
       <Footer
         mode={ui.mode}
         focus={ui.focus}

@@ -29,7 +29,8 @@ export async function waitForContent(
   for (;;) {
     const frame = plain(lastFrame());
     if (test(frame)) return frame;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(expected)}; last frame:\n${frame}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${String(expected)}; last frame:\n${frame}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -16,7 +16,12 @@ export interface DetailPaneProps {
 function CertificateLines({ certificate }: { certificate?: CertificateSummary | null }) {
   if (certificate === undefined) return <Text color="gray"> loading…</Text>;
   if (certificate === null)
-    return <Text color="yellow"> none: this device presents no client certificate</Text>;
+    return (
+      <Text wrap="truncate" color="yellow">
+        {' '}
+        none: this device presents no client certificate
+      </Text>
+    );
   const statusColor = certificate.status === 'valid' ? 'green' : 'red';
   return (
     <>

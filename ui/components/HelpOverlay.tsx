@@ -29,25 +29,27 @@ export function HelpOverlay({ height }: HelpOverlayProps) {
       paddingX={1}
       overflow="hidden"
     >
-      <Text bold>certfleet help — see mutual TLS work, device by device</Text>
-      <Text color="gray">
-        Each device proves who it is with its own certificate; the broker proves who it is too.
-      </Text>
-      <Text color="gray">
-        The ladder in the detail pane shows the seven steps of the handshake and where a device fails.
-      </Text>
-      <Text> </Text>
-      {LINES.map(([keys, text]) => (
-        <Text key={keys} wrap="truncate">
-          <Text bold color="cyan">
-            {keys.padEnd(20)}
-          </Text>
-          {text}
+      <Box flexDirection="column" flexShrink={0}>
+        <Text bold>certfleet help — see mutual TLS work, device by device</Text>
+        <Text color="gray">
+          Each device proves who it is with its own certificate; the broker proves who it is too.
         </Text>
-      ))}
-      <Text> </Text>
-      <Text color="gray">Symbols: ● online … connecting ↻ retrying ‖ paused ✗ rejected ■ stopped</Text>
-      <Text color="gray">Press any key to close.</Text>
+        <Text color="gray">
+          The ladder in the detail pane shows the seven steps of the handshake and where a device fails.
+        </Text>
+        {LINES.map(([keys, text]) => (
+          <Text key={keys} wrap="truncate">
+            <Text bold color="cyan">
+              {keys.padEnd(20)}
+            </Text>
+            {text}
+          </Text>
+        ))}
+        <Text wrap="truncate" color="gray">
+          Symbols: ● online … connecting ↻ retrying ‖ paused ✗ rejected ■ stopped
+        </Text>
+        <Text color="gray">Press any key to close.</Text>
+      </Box>
     </Box>
   );
 }

@@ -84,6 +84,22 @@ export class FleetStore {
     this.changed();
   }
 
+  /** A device's reply to a command, as the dashboard received it over MQTT (devices/{id}/replies). */
+  applyReply(topic: string, payload: string): void {
+    const id = topic.split('/')[1];
+    let text = payload;
+    try {
+      const reply = JSON.parse(payload) as { command?: string; ok?: boolean; result?: string };
+      text = `${reply.command ?? '?'} ${reply.ok === false ? 'failed' : 'ok'}: ${reply.result ?? ''}`;
+    } catch {
+      // not JSON: show it as it came
+    }
+    const entry = this.append('device', 'info', `reply from ${id}: ${text}`, id);
+    const device = id === undefined ? undefined : this.devices.get(id);
+    if (device) this.update(device, { recent: withRecent(device.recent, entry) });
+    this.changed();
+  }
+
   applyDeviceEvent(event: DeviceEvent): void {
     switch (event.type) {
       case 'added': {

@@ -1,0 +1,119 @@
+/**
+ * FleetControls over the real world: the fleet (devices in worker threads), the PKI (in the pki worker) and the
+ * dashboard's own MQTT client (commands travel through the broker, authorized by the policy like anyone's).
+ */
+import type { Fleet } from '../../devices/fleet.ts';
+import type { DeviceProfile } from '../../devices/events.ts';
+import type { FleetPlan } from '../../devices/plan.ts';
+import { isBehaviourRogue, isCredentialRogue } from '../../devices/rogues.ts';
+import type { BrokerAddress, DeviceSpec } from '../../devices/spec.ts';
+import type { RogueKind } from '../catalogue.ts';
+import type { CertificateSummary, FleetControls } from '../controls.ts';
+import type { RpcClient } from './worker-rpc.ts';
+
+export interface LiveControlsOptions {
+  stateDir: string;
+  fleet: Fleet;
+  pki: RpcClient;
+  broker: BrokerAddress;
+  intervalMs: number;
+  /** Publishes as the dashboard identity. */
+  publish: (topic: string, payload: string) => void;
+  quit: () => Promise<void>;
+}
+
+export class LiveControls implements FleetControls {
+  private nextNumber = 1;
+  /** Behaviour rogues are numbered across one plan (sensor-r01, -r02…): re-planning all of them keeps ids unique. */
+  private readonly behaviourKinds: string[] = [];
+  private readonly identityOf = new Map<string, string | null>();
+
+  constructor(private readonly options: LiveControlsOptions) {}
+
+  /** Plans and starts the demo fleet: `sensors` sensors cycling through the profiles, plus the given rogues. */
+  async start(sensors: number, profiles: DeviceProfile[], rogues: RogueKind[]): Promise<string[]> {
+    const specs = await this.plan({ count: sensors, profiles, rogues });
+    this.nextNumber += sensors;
+    this.behaviourKinds.push(...rogues.filter(isBehaviourRogue));
+    return this.launch(specs);
+  }
+
+  async addDevice(profile: DeviceProfile): Promise<string> {
+    const specs = await this.plan({ count: 1, profiles: [profile], firstNumber: this.nextNumber++ });
+    return this.launch(specs)[0] as string;
+  }
+
+  async addRogue(kind: RogueKind): Promise<string> {
+    if (isBehaviourRogue(kind)) {
+      this.behaviourKinds.push(kind);
+      const specs = await this.plan({ count: 0, rogues: this.behaviourKinds });
+      return this.launch(specs.slice(-1))[0] as string;
+    }
+    const [spec] = await this.plan({ count: 0, rogues: [kind] });
+    if (!spec) throw new Error(`no plan for rogue ${kind}`);
+    // A second rogue of a kind shares the credential; only its device id must differ.
+    let id = spec.id;
+    for (let n = 2; this.identityOf.has(id); n++) id = `${spec.id}-${n}`;
+    return this.launch([{ ...spec, id }])[0] as string;
+  }
+
+  async remove(id: string): Promise<void> {
+    this.options.fleet.remove([id]);
+  }
+
+  async setPaused(id: string, paused: boolean): Promise<void> {
+    if (paused) this.options.fleet.pause([id]);
+    else this.options.fleet.resume([id]);
+  }
+
+  /** `ping`, `reboot`, `set-interval 2000`: published to devices/{id}/commands/<name> as the dashboard. */
+  async sendCommand(id: string, command: string): Promise<void> {
+    const [name = '', ...rest] = command.trim().split(/\s+/);
+    if (!/^[a-z][a-z0-9-]*$/.test(name))
+      throw new Error(`"${name}" is not a command name (try ping, reboot, set-interval 2000)`);
+    const payload =
+      rest.length > 0 ? rest.join(' ') : name === 'ping' ? JSON.stringify({ sentAt: Date.now() }) : '';
+    this.options.publish(`devices/${id}/commands/${name}`, payload);
+  }
+
+  async revoke(id: string): Promise<void> {
+    const identity = this.identityOf.get(id);
+    if (identity === undefined) throw new Error(`${id} is not a device of this dashboard`);
+    if (identity === null) throw new Error(`${id} has no certificate to revoke`);
+    await this.options.pki.call('revoke', this.options.stateDir, identity);
+  }
+
+  async certificate(id: string): Promise<CertificateSummary | null> {
+    const identity = this.identityOf.get(id);
+    if (!identity) return null;
+    return this.options.pki.call<CertificateSummary | null>('certificate', this.options.stateDir, identity);
+  }
+
+  quit(): Promise<void> {
+    return this.options.quit();
+  }
+
+  private plan(part: Partial<FleetPlan>): Promise<DeviceSpec[]> {
+    const plan: FleetPlan = {
+      stateDir: this.options.stateDir,
+      broker: this.options.broker,
+      count: 0,
+      intervalMs: this.options.intervalMs,
+      ...part,
+    };
+    return this.options.pki.call<DeviceSpec[]>('plan', plan);
+  }
+
+  private launch(specs: DeviceSpec[]): string[] {
+    for (const spec of specs) this.identityOf.set(spec.id, identityFor(spec));
+    this.options.fleet.add(specs);
+    return specs.map((spec) => spec.id);
+  }
+}
+
+/** The PKI identity whose certificate a device presents (null: it presents none). */
+function identityFor(spec: DeviceSpec): string | null {
+  if (!spec.credentials.chain) return null;
+  if (spec.rogue && isCredentialRogue(spec.kind)) return `rogue-${spec.kind}`;
+  return spec.id;
+}

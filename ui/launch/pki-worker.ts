@@ -1,0 +1,28 @@
+/**
+ * The PKI off the UI thread: revocation signs a CRL, planning devices issues certificates, showIdentity parses
+ * them; all of it runs here so a keystroke never waits on it.
+ */
+import { parentPort } from 'node:worker_threads';
+import { type FleetPlan, planFleet } from '../../devices/plan.ts';
+import { revokeIdentity, showIdentity } from '../../pki/index.ts';
+import type { CertificateSummary } from '../controls.ts';
+import { serveRpc } from './worker-rpc.ts';
+
+async function certificate(stateDir: string, id: string): Promise<CertificateSummary | null> {
+  const info = await showIdentity(stateDir, id);
+  if (!info.paths.chain && !info.paths.cert) return null;
+  const { commonName, issuer, notBefore, notAfter, keyType, fingerprint256, status, serial } = info;
+  return { commonName, issuer, notBefore, notAfter, keyType, fingerprint256, status, serial };
+}
+
+if (parentPort) {
+  serveRpc(parentPort, {
+    certificate,
+    // Issuing identities signs certificates: planning (which issues what it needs) happens here too.
+    plan: (plan: FleetPlan) => planFleet(plan),
+    revoke: async (stateDir: string, id: string) => {
+      await revokeIdentity(stateDir, id);
+      return true;
+    },
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * `certfleet` on a terminal: PKI on first run (with progress), the broker as a child process, the dashboard's mTLS
+ * client and the PKI in worker threads, a small mixed demo fleet, then the Ink dashboard. Quitting (q, Ctrl-C,
+ * SIGTERM, SIGHUP) restores the terminal and stops every child process and worker.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { render } from 'ink';
+import { createElement } from 'react';
+import { UserError } from '../../core/user-error.ts';
+import { Fleet } from '../../devices/fleet.ts';
+import { generateRogueKit, initPki, pkiLayout, showIdentity } from '../../pki/index.ts';
+import { App } from '../App.tsx';
+import { FleetStore } from '../store/fleet-store.ts';
+import { AuditExplainer } from './audit-explainer.ts';
+import { startBroker } from './broker-process.ts';
+import { CleanupStack } from './cleanup.ts';
+import { startDashboardClient } from './dashboard-client.ts';
+import { DEMO_FLEET } from './demo-fleet.ts';
+import { LiveControls } from './live-controls.ts';
+import { startTsWorker } from './ts-worker.ts';
+import { rpcClient } from './worker-rpc.ts';
+
+const AUDIT_TOPIC = '$SYS/certfleet/audit';
+/** Where the dashboard records the processes it started, so tests (and people) can check none outlives it. */
+export const PID_FILE = 'dashboard.pids.json';
+const ALT_SCREEN_ON = '\u001b[?1049h';
+const ALT_SCREEN_OFF = '\u001b[?1049l';
+
+function say(line: string): void {
+  process.stdout.write(`certfleet: ${line}\n`);
+}
+
+export async function runDashboard(stateDir: string): Promise<void> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new UserError(
+      'cannot open the dashboard',
+      'it needs an interactive terminal, and stdin or stdout is not one',
+      'Run the headless fleet instead, e.g.:\n  certfleet devices run --count 20 --rogue expired --duration 30s\nor run `npm start` in a terminal.',
+    );
+  }
+  const cleanup = new CleanupStack();
+  const stopped = new Promise<void>((resolve) => cleanup.add('resolve', resolve));
+  let quitting = false;
+  const quit = async () => {
+    if (quitting) return stopped;
+    quitting = true;
+    await cleanup.run();
+  };
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.once(signal, () => void quit());
+
+  try {
+    const { created } = await initPki(stateDir, { onProgress: (message) => say(message) });
+    say(created ? `created the PKI in ${stateDir}` : `using the PKI in ${stateDir}`);
+    await generateRogueKit(stateDir);
+
+    say('starting the broker…');
+    const store = new FleetStore({ frameMs: 100 });
+    const broker = await startBroker({
+      stateDir,
+      onLine: (line, stream) => {
+        if (stream === 'stderr') store.note(`broker: ${line}`, 'warn');
+      },
+    });
+    cleanup.add('broker', () => broker.stop());
+    broker.child.once('exit', (code, signal) => {
+      if (!quitting) store.note(`the broker stopped unexpectedly (${signal ?? `code ${code}`})`, 'error');
+    });
+    const pidFile = join(stateDir, PID_FILE);
+    await writeFile(pidFile, JSON.stringify({ dashboard: process.pid, broker: broker.child.pid }));
+    cleanup.add('pid file', () => rm(pidFile, { force: true }));
+    say(`broker listening on ${broker.host}:${broker.port}`);
+
+    const root = new X509Certificate(await readFile(pkiLayout(stateDir).rootCert));
+    store.setBroker({
+      host: broker.host,
+      port: broker.port,
+      tlsVersions: typeof broker.ready.tls === 'string' ? broker.ready.tls : undefined,
+      caFingerprint: root.fingerprint256,
+      startedAt: Date.now(),
+    });
+
+    const explainer = new AuditExplainer();
+    const dashboard = await showIdentity(stateDir, 'dashboard');
+    const client = startDashboardClient(
+      {
+        host: broker.host,
+        port: broker.port,
+        chain: dashboard.paths.chain,
+        key: dashboard.paths.key,
+        ca: dashboard.paths.ca,
+        topics: [AUDIT_TOPIC, 'devices/+/replies'],
+      },
+      (message) => {
+        if (message.type === 'status') {
+          if (message.connected && !message.detail)
+            store.note('dashboard connected to the broker over mTLS (CN dashboard)');
+          else if (message.detail) store.note(`dashboard client: ${message.detail}`, 'warn');
+          return;
+        }
+        for (const { topic, payload } of message.batch) {
+          if (topic === AUDIT_TOPIC) {
+            explainer.observe(payload);
+            store.applyAudit(payload);
+          } else store.applyReply(topic, payload);
+        }
+      },
+    );
+    cleanup.add('dashboard client', () => client.stop());
+
+    const pkiWorker = startTsWorker(new URL('./pki-worker.ts', import.meta.url));
+    cleanup.add('pki worker', () => pkiWorker.terminate());
+    const fleet = new Fleet({ stateDir, explain: explainer.explainer() });
+    cleanup.add('fleet', () => fleet.stop());
+    fleet.subscribe((events) => {
+      for (const event of events) {
+        if (event.type === 'error' && event.id === '*') store.note(`fleet: ${event.message}`, 'error');
+        else store.applyDeviceEvent(event);
+      }
+    });
+    const controls = new LiveControls({
+      stateDir,
+      fleet,
+      pki: rpcClient(pkiWorker),
+      broker: { host: broker.host, port: broker.port, servername: 'localhost' },
+      intervalMs: DEMO_FLEET.intervalMs,
+      publish: client.publish,
+      quit,
+    });
+    say('issuing device certificates and starting the demo fleet…');
+    await controls.start(DEMO_FLEET.sensors, DEMO_FLEET.profiles, DEMO_FLEET.rogues);
+
+    process.stdout.write(ALT_SCREEN_ON);
+    cleanup.add('terminal', () => process.stdout.write(ALT_SCREEN_OFF));
+    const ink = render(createElement(App, { store, controls }), {
+      exitOnCtrlC: false, // Ctrl-C is a key like q: it stops the children first
+      maxFps: 10,
+      incrementalRendering: true,
+    });
+    cleanup.add('ink', () => {
+      ink.unmount();
+      store.dispose();
+    });
+    await stopped;
+    say(`stopped the broker (pid ${broker.child.pid}), the fleet's workers and the dashboard client`);
+  } catch (error) {
+    await quit();
+    throw error;
+  }
+}
