@@ -16,3 +16,4 @@ export { readCrl, type CrlSummary } from './crl.ts';
 export { validateDeviceId } from './identity-id.ts';
 export { DEFAULT_POLICY_YAML } from './default-policy.ts';
 export * from './types.ts';
+export { diagnoseClientCertificate, signatureAlgorithmOid } from './diagnosis.ts';
