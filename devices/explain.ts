@@ -30,7 +30,7 @@ const REFUSALS = new Set([
 /** Reasons a device already knows better, or that do not explain anything. */
 const UNINFORMATIVE = new Set(['OK', 'CLIENT_CLOSED']);
 
-interface AuditLine {
+export interface AuditLine {
   ts?: string;
   event?: string;
   reason?: string;
@@ -54,6 +54,44 @@ export function auditFileExplainer(auditPath: string, options: { waitMs?: number
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
+}
+
+/**
+ * An explainer fed live audit records (e.g. `broker.on('audit', …)` of an embedded broker, or the audit topic):
+ * keeps the recent refusals by peer port and waits briefly for the one of the rejected connection.
+ */
+export function auditFeedExplainer(
+  subscribe: (listener: (record: AuditLine) => void) => () => void,
+  options: { waitMs?: number; keep?: number } = {},
+): Explainer & { close: () => void } {
+  const byPort = new Map<number, AuditLine>();
+  const waiters = new Map<number, () => void>();
+  const keep = options.keep ?? 10_000;
+  const unsubscribe = subscribe((record) => {
+    const port = record.peer?.port;
+    if (port === undefined || findRefusal([JSON.stringify(record)], port, 0) === undefined) return;
+    byPort.delete(port);
+    byPort.set(port, record);
+    if (byPort.size > keep) byPort.delete(byPort.keys().next().value as number);
+    waiters.get(port)?.();
+  });
+  const explain = async (rejection: Extract<DeviceEvent, { type: 'rejected' }>) => {
+    const port = rejection.localPort;
+    if (port === undefined) return undefined;
+    if (!byPort.has(port)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.waitMs ?? 3_000);
+        waiters.set(port, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      waiters.delete(port);
+    }
+    const record = byPort.get(port);
+    return record ? toExplanation(record) : undefined;
+  };
+  return Object.assign(explain, { close: unsubscribe });
 }
 
 export function findRefusal(

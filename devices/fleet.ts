@@ -170,7 +170,8 @@ export class Fleet {
       this.failedAttempts.set(event.id, event.attempt);
     }
     // Only the broker can explain what it decided; our own refusal of the broker (step 3) is already exact.
-    const brokerDecided = event.type === 'rejected' && !['tcp-connect', 'server-verified'].includes(event.step);
+    const brokerDecided =
+      event.type === 'rejected' && !['tcp-connect', 'server-verified'].includes(event.step);
     if (event.type === 'rejected' && brokerDecided && this.options.explain && event.localPort !== undefined) {
       const job = this.explainRejection(event).finally(() => this.explaining.delete(job));
       this.explaining.add(job);

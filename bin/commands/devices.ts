@@ -1,5 +1,184 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { stateDirOf } from '../../cli.ts';
+import { UserError } from '../../core/user-error.ts';
+import { startBroker } from '../../broker/index.ts';
+import {
+  auditFileExplainer,
+  auditFeedExplainer,
+  type BrokerAddress,
+  type DeviceEvent,
+  type Explainer,
+  formatSummary,
+  parseDuration,
+  parseProfiles,
+  ROGUE_KINDS,
+  summarize,
+  validateRogueKinds,
+} from '../../devices/index.ts';
+import { runHeadlessFleet } from '../../devices/run.ts';
+import { ensurePki, pkiLayout } from '../../pki/index.ts';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
-export function registerDevicesCommands(_program: Command): void {
-  // Filled in by the devices work (issue 4).
+interface RunOptions {
+  count: number;
+  profile?: string[];
+  rogue?: string[];
+  duration: string;
+  interval: string;
+  broker?: string;
+  ca?: string;
+  rate: number;
+  workers?: number;
+  seed: string;
+  keyType: 'ec' | 'rsa';
+  strict?: boolean;
+  json?: boolean;
+}
+
+function wholeNumber(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max} (got '${value}')`);
+    }
+    return parsed;
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value.split(',').filter(Boolean),
+];
+
+export function parseBrokerUrl(url: string): BrokerAddress {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UserError('invalid --broker', `"${url}" is not a URL`, 'Use e.g. mqtts://localhost:8883.');
+  }
+  if (parsed.protocol !== 'mqtts:' && parsed.protocol !== 'ssl:' && parsed.protocol !== 'tls:') {
+    throw new UserError(
+      'invalid --broker',
+      `"${parsed.protocol}" is not mutual TLS`,
+      'Use mqtts://host:port.',
+    );
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port: parsed.port ? Number(parsed.port) : 8883 };
+}
+
+export function registerDevicesCommands(program: Command): void {
+  const devices = program.command('devices').description('simulated devices and rogues');
+  devices
+    .command('run')
+    .description('run a headless fleet against our embedded broker or any mTLS broker, then summarize')
+    .option('-n, --count <n>', 'number of well-behaved devices', wholeNumber('--count', 0, 100_000), 10)
+    .option('--profile <names...>', 'sensor profiles, round-robin: climate, tracker, meter, door', collect)
+    .option('--rogue <kinds...>', `rogue devices to add (repeatable): ${ROGUE_KINDS.join(', ')}`, collect)
+    .option('--duration <time>', 'how long to run (e.g. 30s, 2m)', '30s')
+    .option('--interval <time>', 'telemetry interval per device', '5s')
+    .option('--broker <url>', 'an external broker (mqtts://host:port) instead of the embedded one')
+    .option('--ca <file>', 'root CA that signs the broker certificate (default: our PKI root)')
+    .option('--rate <n>', 'new connections per second, fleet-wide', wholeNumber('--rate', 1, 100_000), 50)
+    .option('--workers <n>', 'worker threads (default: one per core)', wholeNumber('--workers', 1, 256))
+    .option('--seed <text>', 'seed of the sensor data (same seed, same data)', 'certfleet')
+    .option('--key-type <type>', 'key type of newly issued device identities: ec or rsa', 'ec')
+    .option('--strict', 'embedded broker: close right after a refused handshake instead of CONNACK 5')
+    .option('--json', 'print one JSON object with the summary and per-device results')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ certfleet devices run --count 20 --duration 30s
+  $ certfleet devices run --count 5 --rogue expired --rogue no-cert --rogue wildcard-snoop --duration 10s
+  $ certfleet devices run --profile tracker,meter --count 100 --rate 20 --json
+  $ certfleet devices run --broker mqtts://localhost:8883 --ca ./ca.crt --count 50`,
+    )
+    .action(async (options: RunOptions, command: Command) => {
+      await runDevices(stateDirOf(command), options);
+    });
+}
+
+async function runDevices(stateDir: string, options: RunOptions): Promise<void> {
+  const durationMs = parseDuration(options.duration, '--duration');
+  const intervalMs = parseDuration(options.interval, '--interval');
+  const profiles = parseProfiles(options.profile);
+  const rogues = options.rogue ?? [];
+  validateRogueKinds(rogues);
+  if (options.keyType !== 'ec' && options.keyType !== 'rsa') {
+    throw new UserError('invalid --key-type', `"${options.keyType}"`, 'Use ec or rsa.');
+  }
+  const ca = options.ca ? resolve(options.ca) : undefined;
+  if (ca && !existsSync(ca)) throw new UserError('cannot read --ca', `${ca} does not exist`);
+  const layout = await ensurePki(stateDir);
+
+  const broker = options.broker
+    ? undefined
+    : await startBroker({ stateDir, port: 0, ...(options.strict && { strict: true }) });
+  const address = options.broker
+    ? parseBrokerUrl(options.broker)
+    : { host: '127.0.0.1', port: broker?.port ?? 0 };
+  // The broker's audit names the reasons a client cannot see: live from the embedded broker, else from the
+  // audit file a `certfleet broker` on this state dir writes.
+  const auditFile = resolve(layout.stateDir, 'audit.jsonl');
+  const feed = broker
+    ? auditFeedExplainer((listener) => {
+        broker.on('audit', listener);
+        return () => broker.off('audit', listener as never);
+      })
+    : undefined;
+  const explain: Explainer | undefined =
+    feed ?? (existsSync(auditFile) ? auditFileExplainer(auditFile) : undefined);
+
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const brokerName = broker ? `${broker.url} (embedded broker)` : (options.broker as string);
+  if (!options.json) {
+    process.stderr.write(
+      `running ${options.count} device(s) + ${rogues.length} rogue(s) against ${brokerName} for ${options.duration} (Ctrl-C stops)\n`,
+    );
+  }
+  try {
+    const run = await runHeadlessFleet({
+      plan: {
+        stateDir,
+        broker: address,
+        ...(ca && { ca }),
+        count: options.count,
+        profiles,
+        rogues,
+        intervalMs,
+        seed: options.seed,
+        keyType: options.keyType,
+      },
+      fleet: {
+        connectRatePerSecond: options.rate,
+        ...(options.workers && { workers: options.workers }),
+        ...(explain && { explain }),
+      },
+      durationMs,
+      signal: abort.signal,
+      ...(!options.json && { onEvents: printRejections }),
+    });
+    const summary = summarize(brokerName, run.final, run.stopped, run.errors);
+    if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else process.stdout.write(`${formatSummary(summary)}\n`);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    feed?.close();
+    await broker?.close();
+  }
+}
+
+function printRejections(events: readonly DeviceEvent[]): void {
+  for (const event of events) {
+    if (event.type !== 'rejected') continue;
+    const source = event.explainedBy ? ' [broker audit]' : '';
+    process.stderr.write(`  ✗ ${event.id}: ${event.reason} at ${event.step}${source} — ${event.detail}\n`);
+  }
 }

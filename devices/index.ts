@@ -1,0 +1,33 @@
+/** Simulated devices and the fleet: sensor models, mTLS lifecycle and diagnosis, rogues, worker threads. */
+export * from './events.ts';
+export { SimulatedDevice, type DeviceResult } from './device.ts';
+export { Fleet, type FleetOptions, type FleetListener } from './fleet.ts';
+export { planFleet, parseProfiles, validateRogueKinds, deviceId, type FleetPlan } from './plan.ts';
+export type { DeviceSpec, BrokerAddress, DeviceCredentialPaths } from './spec.ts';
+export { DEFAULT_INTERVAL_MS } from './spec.ts';
+export {
+  ROGUE_KINDS,
+  BEHAVIOUR_ROGUE_KINDS,
+  IMPOSTOR_BROKER_KIND,
+  ROGUE_EXPECTATIONS,
+  isRogueKind,
+  isCredentialRogue,
+  isBehaviourRogue,
+} from './rogues.ts';
+export { startImpostorBroker, type ImpostorBroker } from './impostor-broker.ts';
+export {
+  auditFileExplainer,
+  auditFeedExplainer,
+  refineAttempt,
+  type Explainer,
+  type Explanation,
+  type AuditLine,
+} from './explain.ts';
+export { stepForReason, type Diagnosis } from './diagnosis.ts';
+export { summarize, formatSummary, type FleetSummary } from './summary.ts';
+export { parseDuration } from './duration.ts';
+export { createSensorModel, createFaultyModel, DEVICE_PROFILES, PROFILE_ID_PREFIX } from './models/index.ts';
+export type { FaultConfig, Reading, SensorModel } from './models/index.ts';
+export { Backoff, type BackoffOptions } from './backoff.ts';
+export { topics, type TelemetryPayload } from './topics.ts';
+export { DEVICE_COMMANDS, type CommandReply } from './commands.ts';

@@ -1,0 +1,81 @@
+/** The headless run's outcome: counts, rejections grouped by reason, and per-device results for --json. */
+import { describeReason, isReason } from '../core/reasons.ts';
+import type { DeviceResult } from './device.ts';
+import { LADDER_STEPS } from './events.ts';
+
+export interface FleetSummary {
+  broker: string;
+  devices: number;
+  rogues: number;
+  online: number;
+  rejected: number;
+  other: Record<string, number>;
+  rejectedByReason: Record<string, string[]>;
+  messages: { sent: number; acked: number; commandsReceived: number };
+  errors: string[];
+  results: Array<DeviceResult & { failedStep?: string }>;
+}
+
+/**
+ * `final` holds each device's state just before the fleet was stopped (online, backing-off, rejected…);
+ * `stopped` the results after the clean stop (final message counts).
+ */
+export function summarize(
+  broker: string,
+  final: DeviceResult[],
+  stopped: DeviceResult[],
+  errors: string[],
+): FleetSummary {
+  const counts = new Map(stopped.map((result) => [result.id, result.messages]));
+  const results = final.map((result) => ({
+    ...result,
+    messages: counts.get(result.id) ?? result.messages,
+    ...(result.step !== undefined && { failedStep: result.step }),
+  }));
+  const rejectedByReason: Record<string, string[]> = {};
+  const other: Record<string, number> = {};
+  for (const result of results) {
+    if (result.state === 'rejected') (rejectedByReason[result.reason ?? 'UNKNOWN'] ??= []).push(result.id);
+    else if (result.state !== 'online') other[result.state] = (other[result.state] ?? 0) + 1;
+  }
+  const sum = (pick: (result: DeviceResult) => number) =>
+    results.reduce((total, result) => total + pick(result), 0);
+  return {
+    broker,
+    devices: results.length,
+    rogues: results.filter((result) => result.rogue).length,
+    online: results.filter((result) => result.state === 'online').length,
+    rejected: results.filter((result) => result.state === 'rejected').length,
+    other,
+    rejectedByReason,
+    messages: {
+      sent: sum((result) => result.messages.sent),
+      acked: sum((result) => result.messages.acked),
+      commandsReceived: sum((result) => result.messages.received),
+    },
+    errors,
+    results,
+  };
+}
+
+export function formatSummary(summary: FleetSummary): string {
+  const lines = [
+    `${summary.devices} device(s) (${summary.rogues} rogue) against ${summary.broker}`,
+    `  online:   ${summary.online}`,
+    `  rejected: ${summary.rejected}`,
+  ];
+  for (const [reason, ids] of Object.entries(summary.rejectedByReason).sort()) {
+    const words = isReason(reason) ? describeReason(reason) : reason;
+    const step = summary.results.find((result) => result.id === ids[0])?.failedStep;
+    const stepText = step ? ` at step ${LADDER_STEPS.indexOf(step as never) + 1} (${step})` : '';
+    lines.push(`    ${reason}${stepText}: ${words} — ${ids.join(', ')}`);
+  }
+  for (const [state, count] of Object.entries(summary.other)) lines.push(`  ${state}: ${count}`);
+  lines.push(
+    `  messages: ${summary.messages.sent} sent, ${summary.messages.acked} acknowledged, ` +
+      `${summary.messages.commandsReceived} command(s) received`,
+    `  errors:   ${summary.errors.length}`,
+    ...summary.errors.slice(0, 10).map((error) => `    ${error}`),
+  );
+  return lines.join('\n');
+}
