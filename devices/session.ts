@@ -34,7 +34,7 @@ export class MqttSession {
 
   constructor(
     private readonly socket: TLSSocket,
-    private readonly spec: DeviceSpec,
+    spec: DeviceSpec,
     private readonly recorder: AttemptRecorder,
     private readonly hooks: SessionHooks,
   ) {

@@ -35,8 +35,10 @@ export function summarize(
   const rejectedByReason: Record<string, string[]> = {};
   const other: Record<string, number> = {};
   for (const result of results) {
-    if (result.state === 'rejected') (rejectedByReason[result.reason ?? 'UNKNOWN'] ??= []).push(result.id);
-    else if (result.state !== 'online') other[result.state] = (other[result.state] ?? 0) + 1;
+    if (result.state === 'rejected') {
+      const reason = result.reason ?? 'UNKNOWN';
+      rejectedByReason[reason] = [...(rejectedByReason[reason] ?? []), result.id];
+    } else if (result.state !== 'online') other[result.state] = (other[result.state] ?? 0) + 1;
   }
   const sum = (pick: (result: DeviceResult) => number) =>
     results.reduce((total, result) => total + pick(result), 0);

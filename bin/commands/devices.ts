@@ -16,7 +16,7 @@ import {
   validateRogueKinds,
 } from '../../devices/index.ts';
 import { runHeadlessFleet } from '../../devices/run.ts';
-import { ensurePki, pkiLayout } from '../../pki/index.ts';
+import { ensurePki } from '../../pki/index.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
