@@ -84,18 +84,32 @@ export function signatureAlgorithm(key: KeyObject, hash: HashName): Asn1 {
   return seq([oid(hash === 'sha256' ? OID.sha256WithRsa : OID.sha1WithRsa), nullParams]);
 }
 
-/** Signs DER bytes on libuv's thread pool, so a batch of signatures never stalls the event loop. */
-export function signAsync(hash: HashName, data: Buffer, key: KeyObject): Promise<Buffer> {
+/**
+ * Signs DER bytes. An ECDSA P-256 signature takes ~40 µs, less than handing it to libuv's thread pool costs this
+ * thread, so it is made in place; RSA (a millisecond or more) goes to the thread pool so the event loop never stalls.
+ */
+export function signDer(hash: HashName, data: Buffer, key: KeyObject): Promise<Buffer> {
+  if (key.asymmetricKeyType === 'ec') return Promise.resolve(sign(hash, data, key));
   return new Promise((resolve, reject) => {
     sign(hash, data, key, (error, signature) => (error ? reject(error) : resolve(signature)));
   });
 }
 
-/** Wraps a signed TBS structure (certificate or CRL) as { tbs, algorithm, BIT STRING signature }. */
+/** DER header (tag + definite length) for a constructed SEQUENCE of `length` content bytes. */
+function sequenceHeader(length: number): Buffer {
+  if (length < 0x80) return Buffer.from([0x30, length]);
+  const bytes: number[] = [];
+  for (let rest = length; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
+  return Buffer.from([0x30, 0x80 | bytes.length, ...bytes]);
+}
+
+/** Wraps a signed TBS structure (certificate or CRL) as SEQUENCE { tbs, algorithm, BIT STRING signature }. */
 export async function signStructure(tbs: Asn1, key: KeyObject, hash: HashName): Promise<Buffer> {
   const tbsDer = toDer(tbs);
-  const signature = await signAsync(hash, tbsDer, key);
-  return toDer(seq([fromDer(tbsDer), signatureAlgorithm(key, hash), bitString(signature)]));
+  const signature = await signDer(hash, tbsDer, key);
+  // The TBS bytes are spliced in as they were signed rather than re-encoded from a parsed tree.
+  const tail = Buffer.concat([toDer(signatureAlgorithm(key, hash)), toDer(bitString(signature))]);
+  return Buffer.concat([sequenceHeader(tbsDer.length + tail.length), tbsDer, tail]);
 }
 
 /** SubjectPublicKeyInfo DER of a key. Exporting costs ~0.2 ms, so each key is exported once. */
@@ -135,7 +149,13 @@ export function randomSerialHex(): string {
 }
 
 /** The subject Name of a DER certificate, as ASN.1, byte for byte (what an issuer field must repeat). */
+const subjectNameCache = new WeakMap<Buffer, Asn1>();
 export function subjectNameOf(certDer: Buffer): Asn1 {
-  const tbs = (fromDer(certDer).value as Asn1[])[0]!.value as Asn1[];
-  return tbs[5]!;
+  let name = subjectNameCache.get(certDer);
+  if (!name) {
+    const tbs = (fromDer(certDer).value as Asn1[])[0]!.value as Asn1[];
+    name = tbs[5]!;
+    subjectNameCache.set(certDer, name);
+  }
+  return name;
 }
