@@ -64,8 +64,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const host = options.host ?? '127.0.0.1';
   const limits: BrokerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const policy = await loadPolicy(options.policyFile ?? layout.policy);
-  await refreshCrlsIfDue(options.stateDir).catch(() => undefined); // a missing PKI is reported just below
-  const trust = await loadTrustMaterial(options.stateDir);
+  const trust = await loadTrustMaterial(options.stateDir); // first: a missing PKI says what to run
+  await refreshCrlsIfDue(options.stateDir); // an expired CRL would refuse every device
   let crl: CrlState = await readCrlBundle(layout.crlBundle);
   const issuers = await readCertificates(layout.caBundle);
 

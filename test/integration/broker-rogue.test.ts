@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reason } from '../../core/reasons.ts';
-import { showIdentity } from '../../pki/index.ts';
+import { pkiLayout, showIdentity } from '../../pki/index.ts';
 import {
   type BrokerFixture,
   connectAs,
@@ -12,7 +12,7 @@ import {
   runCleanups,
   startTestBroker,
 } from '../helpers/broker-fixture.ts';
-import { sClient } from '../helpers/broker-peers.ts';
+import { connectThroughSClient, sClient } from '../helpers/broker-peers.ts';
 
 let pki: PkiFixture;
 let fixture: BrokerFixture;
@@ -106,15 +106,26 @@ describe('TLS versions', () => {
     expect(record.detail).toMatch(/PROTOCOL/);
   });
 
-  it.each(['-tls1_2', '-tls1_3'])('%s succeeds with a device certificate', async (flag) => {
+  it.each(['-tls1_2', '-tls1_3'])('%s succeeds with a device certificate: CONNACK 0', async (flag) => {
     const info = await showIdentity(pki.stateDir, 'sensor-001');
-    const result = await sClient(fixture.broker.port, [
+    const returnCode = await connectThroughSClient(fixture.broker.port, 'sensor-001', [
       flag,
+      ...['-CAfile', info.paths.ca, '-cert', info.paths.cert, '-key', info.paths.key],
+      ...['-cert_chain', pkiLayout(pki.stateDir).issuingCert, '-verify_return_error'],
+    ]);
+    expect(returnCode).toBe(0);
+    const record = await fixture.waitFor(
+      (r) => r.event === 'connection-accepted' && r.tls === `TLSv1.${flag.slice(-1)}`,
+    );
+    expect(record.cn).toBe('sensor-001');
+  });
+
+  it('openssl with an expired certificate gets CONNACK 5', async () => {
+    const info = await showIdentity(pki.stateDir, 'rogue-expired');
+    const returnCode = await connectThroughSClient(fixture.broker.port, 'rogue-expired', [
       ...['-CAfile', info.paths.ca, '-cert', info.paths.chain, '-key', info.paths.key],
     ]);
-    expect(result.stdout + result.stderr).toContain('CONNECTION ESTABLISHED');
-    expect(result.stdout + result.stderr).toContain(`Protocol version: TLSv1.${flag.slice(-1)}`);
-    expect(result.stdout + result.stderr).toContain('Verification: OK');
+    expect(returnCode).toBe(5);
   });
 });
 
