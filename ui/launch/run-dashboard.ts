@@ -136,7 +136,6 @@ export async function runDashboard(stateDir: string): Promise<void> {
     const ink = render(createElement(App, { store, controls }), {
       exitOnCtrlC: false, // Ctrl-C is a key like q: it stops the children first
       maxFps: 10,
-      incrementalRendering: true,
     });
     cleanup.add('ink', () => {
       ink.unmount();
