@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import {
+  diagnoseCloseAfterHandshake,
+  diagnoseConnack,
+  diagnoseCredentialLoad,
+  diagnoseServerVerification,
+  diagnoseSocketError,
+  stepForReason,
+} from '../../devices/diagnosis.ts';
+import { findRefusal, refineAttempt } from '../../devices/explain.ts';
+import { AttemptRecorder } from '../../devices/ladder.ts';
+
+const error = (code: string, message = code) => Object.assign(new Error(message), { code });
+const afterHandshake = { tcpConnected: true, secureConnected: true };
+
+describe('diagnosis: what the client observes → reason and ladder step', () => {
+  it.each([
+    ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'NO_CERTIFICATE', 'client-certificate'],
+    ['ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'EXPIRED', 'client-verified'],
+    ['ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED', 'REVOKED', 'client-verified'],
+    ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'UNKNOWN_CA', 'client-verified'],
+    ['ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE', 'WRONG_KEY_USAGE', 'client-verified'],
+    ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'CLOSED_BY_BROKER', 'client-verified'],
+  ])('TLS alert %s → %s at %s, never retried', (code, reason, step) => {
+    expect(diagnoseSocketError(error(code), afterHandshake)).toMatchObject({
+      reason,
+      step,
+      definitive: true,
+    });
+  });
+
+  it('an unreachable broker is transient, at step 1', () => {
+    expect(
+      diagnoseSocketError(error('ECONNREFUSED'), { tcpConnected: false, secureConnected: false }),
+    ).toMatchObject({ reason: 'BROKER_UNREACHABLE', step: 'tcp-connect', definitive: false });
+  });
+
+  it('a close right after the handshake says honestly that only the broker knows, with the local port', () => {
+    const diagnosis = diagnoseCloseAfterHandshake(50123);
+    expect(diagnosis).toMatchObject({
+      reason: 'CLOSED_BY_BROKER',
+      step: 'client-verified',
+      definitive: true,
+    });
+    expect(diagnosis.detail).toContain('50123');
+  });
+
+  it.each([
+    [5, 'CLOSED_BY_BROKER', true],
+    [4, 'CLOSED_BY_BROKER', true],
+    [2, 'CLIENT_ID_MISMATCH', true],
+    [1, 'PROTOCOL_ERROR', true],
+    [3, 'SERVER_SHUTDOWN', false],
+  ])('CONNACK %i → %s (definitive: %s) at step 6', (code, reason, definitive) => {
+    expect(diagnoseConnack(code, 40000)).toMatchObject({ reason, step: 'access-granted', definitive });
+  });
+
+  it('the server certificate: untrusted chain vs wrong name, both at step 3', () => {
+    expect(diagnoseServerVerification('SELF_SIGNED_CERT_IN_CHAIN')).toMatchObject({
+      reason: 'SERVER_UNTRUSTED',
+      step: 'server-verified',
+      definitive: true,
+    });
+    expect(diagnoseServerVerification('ERR_TLS_CERT_ALTNAME_INVALID')).toMatchObject({
+      reason: 'HOSTNAME_MISMATCH',
+      step: 'server-verified',
+    });
+  });
+
+  it('our own key/certificate failing to load is KEY_MISMATCH (or WEAK_SIGNATURE) at step 4', () => {
+    expect(
+      diagnoseCredentialLoad(error('ERR_OSSL_X509_KEY_VALUES_MISMATCH', 'key values mismatch')),
+    ).toMatchObject({ reason: 'KEY_MISMATCH', step: 'client-certificate', definitive: true });
+    expect(diagnoseCredentialLoad(error('ERR_SSL_CA_MD_TOO_WEAK', 'ca md too weak'))).toMatchObject({
+      reason: 'WEAK_SIGNATURE',
+      step: 'client-certificate',
+    });
+  });
+
+  it('places every reason at the step where it is decided', () => {
+    expect(stepForReason('UNKNOWN_IDENTITY')).toBe('access-granted');
+    expect(stepForReason('SELF_SIGNED')).toBe('client-verified');
+    expect(stepForReason('PUBLISH_DENIED')).toBe('messages-flow');
+    expect(stepForReason('HOSTNAME_MISMATCH')).toBe('server-verified');
+  });
+});
+
+describe('the ladder of one attempt', () => {
+  it('records durations between steps and skips what follows a failure', () => {
+    const recorder = new AttemptRecorder(1, 1_000);
+    recorder.ok('tcp-connect', 1_005);
+    recorder.ok('server-certificate', 1_020);
+    recorder.fail('server-verified', 'SERVER_UNTRUSTED', 'foreign CA', 1_021);
+    const { steps } = recorder.snapshot();
+    expect(steps.map((step) => step.status)).toEqual([
+      'ok',
+      'ok',
+      'failed',
+      'skipped',
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
+    expect(steps.map((step) => step.ms)).toEqual([5, 15, 1, undefined, undefined, undefined, undefined]);
+    expect(steps[2]).toMatchObject({ reason: 'SERVER_UNTRUSTED', detail: 'foreign CA' });
+  });
+
+  it('the broker audit moves a failure to the step where the broker decided', () => {
+    const recorder = new AttemptRecorder(1, 0);
+    for (const step of [
+      'tcp-connect',
+      'server-certificate',
+      'server-verified',
+      'client-certificate',
+    ] as const) {
+      recorder.ok(step, 1);
+    }
+    recorder.fail('access-granted', 'CLOSED_BY_BROKER', 'CONNACK 5', 2);
+    const refined = refineAttempt(recorder.snapshot(), {
+      reason: 'EXPIRED',
+      step: 'client-verified',
+      detail: 'CERT_HAS_EXPIRED',
+    });
+    expect(refined.steps.map((step) => step.status)).toEqual([
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+      'failed',
+      'skipped',
+      'skipped',
+    ]);
+    expect(refined.steps[4]).toMatchObject({ reason: 'EXPIRED', at: 2 });
+  });
+});
+
+describe('joining with the broker audit', () => {
+  const line = (record: object) => JSON.stringify({ ts: new Date(10_000).toISOString(), ...record });
+  it('finds the refusal of the same TCP connection by local port, ignoring acceptances and other ports', () => {
+    const lines = [
+      line({ event: 'connect-refused', reason: 'UNKNOWN_IDENTITY', peer: { address: '127.0.0.1', port: 1 } }),
+      line({ event: 'connection-accepted', reason: 'OK', peer: { address: '127.0.0.1', port: 2 } }),
+      line({ event: 'handshake-refused', reason: 'EXPIRED', peer: { address: '127.0.0.1', port: 2 } }),
+    ];
+    expect(findRefusal(lines, 2, 0)).toMatchObject({ reason: 'EXPIRED' });
+    expect(findRefusal(lines, 3, 0)).toBeUndefined();
+    expect(findRefusal(lines, 2, 20_000)).toBeUndefined(); // an old record of a reused port
+  });
+});
