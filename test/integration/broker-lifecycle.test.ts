@@ -181,7 +181,7 @@ describe('graceful shutdown', () => {
     const b = await connectAs(broker, pki.stateDir, 'sensor-002', {}, cleanups);
     expect(a.connected && b.connected).toBe(true);
     const bothClosed = Promise.all(
-      [a, b].map((o) => new Promise((resolve) => o.client.once('close', resolve))),
+      [a, b].map((o) => new Promise<void>((resolve) => o.client.once('close', () => resolve()))),
     );
     await broker.close();
     await bothClosed;
