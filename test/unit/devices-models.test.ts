@@ -70,7 +70,7 @@ describe('seeded sensor models', () => {
   it('tracker: moves along its route at plausible speed and stays near home', () => {
     const model = createSensorModel('tracker', 'tracker-001');
     const readings = times(120, 10_000).map((at) => model.sample(at));
-    const first = readings[0] as Record<string, number>;
+    const first = readings[0] as { lat: number; lon: number };
     const moved = readings.some((reading) => reading.lat !== first.lat || reading.lon !== first.lon);
     expect(moved).toBe(true);
     for (const reading of readings) {
