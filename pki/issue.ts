@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { mapConcurrently } from '../core/concurrency.ts';
 import { UserError } from '../core/user-error.ts';
 import { loadIssuingCa, type CertificateAuthority } from './authority.ts';
 import { buildCertificate, type CertificateProfile } from './certificate-builder.ts';
@@ -21,7 +22,7 @@ const DAY_MS = 86_400_000;
 /** Certificates start a few minutes in the past so a device whose clock runs slightly behind accepts them. */
 const BACKDATE_MS = 5 * 60_000;
 /** Enough keys and signatures in flight to keep libuv's thread pool busy without holding thousands at once. */
-const CONCURRENCY = 64;
+const CONCURRENCY = 16;
 
 export interface LeafSpec {
   id: string;
@@ -61,25 +62,6 @@ export async function makeLeaf(
       notAfter: new Date(notBefore.getTime() + spec.days * DAY_MS).toISOString(),
     },
   };
-}
-
-async function mapConcurrently<T, R>(
-  items: T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-  onDone: () => void,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]!);
-      onDone();
-    }
-  });
-  await Promise.all(runners);
-  return results;
 }
 
 /**
@@ -162,7 +144,7 @@ export async function issueIdentities(
   );
   const entries = await issueLeaves(layout, specs, options);
   const index = await readIndex(layout);
-  return Promise.all(entries.map((entry) => describeIdentity(layout, entry.id, index)));
+  return mapConcurrently(entries, 16, (entry) => describeIdentity(layout, entry.id, index));
 }
 
 /**
@@ -200,7 +182,7 @@ export async function ensureIdentities(
     await issueLeaves(layout, specs, { force: true });
   }
   const current = missing.length > 0 ? await readIndex(layout) : index;
-  return Promise.all(ids.map((id) => describeIdentity(layout, id, current)));
+  return mapConcurrently(ids, 16, (id) => describeIdentity(layout, id, current));
 }
 
 export async function ensureIdentity(

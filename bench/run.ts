@@ -1,0 +1,56 @@
+/**
+ * `npm run bench [-- <suite...>] [--quick]`: runs the benchmark suites, prints a table per suite and writes the
+ * figures with the machine description to bench/results/<suite>-<date>.json. Never run by `npm test`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeMachine } from './machine.ts';
+import { benchPkiIssuance } from './pki-issuance.ts';
+
+type Suite = (options: { quick: boolean }) => Promise<unknown>;
+
+export const SUITES: Record<string, Suite> = {
+  pki: benchPkiIssuance,
+};
+
+function printResult(name: string, result: unknown): void {
+  process.stdout.write(`\n== ${name} ==\n`);
+  const value = result as { runs?: Array<Record<string, unknown>> };
+  if (Array.isArray(value.runs))
+    console.table(
+      value.runs.map((run) =>
+        Object.fromEntries(
+          Object.entries(run).map(([k, v]) => [k, typeof v === 'number' ? Number(v.toFixed(2)) : v]),
+        ),
+      ),
+    );
+  const { runs: _runs, ...rest } = value as Record<string, unknown>;
+  process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const quick = argv.includes('--quick');
+  const requested = argv.filter((arg) => !arg.startsWith('--'));
+  const unknown = requested.filter((name) => !SUITES[name]);
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `ERROR: unknown benchmark: ${unknown.join(', ')}\nAvailable: ${Object.keys(SUITES).join(', ')}\n`,
+    );
+    process.exitCode = 1;
+    return;
+  }
+  const names = requested.length > 0 ? requested : Object.keys(SUITES);
+  const machine = describeMachine();
+  process.stdout.write(`machine: ${JSON.stringify(machine)}\n`);
+  const resultsDir = join(import.meta.dirname, 'results');
+  await mkdir(resultsDir, { recursive: true });
+  for (const name of names) {
+    const result = await SUITES[name]!({ quick });
+    printResult(name, result);
+    const file = join(resultsDir, `${name}-${machine.date.toString().slice(0, 10)}.json`);
+    await writeFile(file, `${JSON.stringify({ suite: name, quick, machine, result }, null, 2)}\n`);
+    process.stdout.write(`(written to ${file})\n`);
+  }
+}
+
+await main(process.argv.slice(2));
