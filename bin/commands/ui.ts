@@ -1,20 +1,60 @@
 import type { Command } from 'commander';
 import { stateDirOf } from '../../cli.ts';
+import { UserError } from '../../core/user-error.ts';
+
+interface UiOptions {
+  sensors?: string;
+  rogue?: string[];
+  interval?: string;
+}
 
 /**
  * `certfleet` with no subcommand (and `certfleet ui`) opens the dashboard. The UI is imported lazily so that the
  * other subcommands never load React and Ink.
  */
 export function registerUiCommand(program: Command): void {
-  const open = async (_options: unknown, command: Command) => {
-    const { runDashboard } = await import('../../ui/index.ts');
-    await runDashboard(stateDirOf(command));
+  const open = async (options: UiOptions, command: Command) => {
+    const [{ runDashboard }, { ROGUE_ITEMS }, { parseDuration }] = await Promise.all([
+      import('../../ui/index.ts'),
+      import('../../ui/catalogue.ts'),
+      import('../../devices/duration.ts'),
+    ]);
+    const sensors = options.sensors === undefined ? undefined : Number(options.sensors);
+    if (sensors !== undefined && (!Number.isInteger(sensors) || sensors < 0 || sensors > 10_000)) {
+      throw new UserError('invalid --sensors', `"${options.sensors}" is not a number from 0 to 10000`);
+    }
+    const kinds = ROGUE_ITEMS.map((item) => item.value);
+    const rogues = options.rogue?.flatMap((value) => value.split(',')).filter(Boolean);
+    for (const rogue of rogues ?? []) {
+      if (!(kinds as string[]).includes(rogue)) {
+        throw new UserError('unknown rogue kind', `"${rogue}"`, `Rogue kinds: ${kinds.join(', ')}.`);
+      }
+    }
+    await runDashboard(stateDirOf(command), {
+      sensors,
+      rogues: rogues as (typeof kinds)[number][] | undefined,
+      intervalMs: options.interval === undefined ? undefined : parseDuration(options.interval, 'interval'),
+    });
   };
   program
     .command('ui')
     .description(
       'open the dashboard: PKI on first run, broker, a demo fleet, live handshakes (needs a terminal)',
     )
+    .option('--sensors <n>', 'demo sensors to start with (default 8)')
+    .option(
+      '--rogue <kind...>',
+      'rogues to start with (default: revoked, clientid-spoof); repeat or comma-separate',
+    )
+    .option('--interval <duration>', 'telemetry interval of the demo sensors (default 2s)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ certfleet                                   the dashboard with 8 sensors and 2 rogues
+  $ certfleet ui --sensors 1000 --interval 5s   a thousand devices
+  $ certfleet ui --rogue expired,unknown-cn     start with these rogues`,
+    )
     .action(open);
-  program.action(open);
+  program.action((_options, command: Command) => open({}, command));
 }

@@ -12,6 +12,7 @@ import { UserError } from '../../core/user-error.ts';
 import { Fleet } from '../../devices/fleet.ts';
 import { generateRogueKit, initPki, pkiLayout, showIdentity } from '../../pki/index.ts';
 import { App } from '../App.tsx';
+import type { RogueKind } from '../catalogue.ts';
 import { FleetStore } from '../store/fleet-store.ts';
 import { AuditExplainer } from './audit-explainer.ts';
 import { startBroker } from './broker-process.ts';
@@ -19,6 +20,7 @@ import { CleanupStack } from './cleanup.ts';
 import { startDashboardClient } from './dashboard-client.ts';
 import { DEMO_FLEET } from './demo-fleet.ts';
 import { LiveControls } from './live-controls.ts';
+import { startTrace } from './trace.ts';
 import { startTsWorker } from './ts-worker.ts';
 import { rpcClient } from './worker-rpc.ts';
 
@@ -32,7 +34,16 @@ function say(line: string): void {
   process.stdout.write(`certfleet: ${line}\n`);
 }
 
-export async function runDashboard(stateDir: string): Promise<void> {
+export interface DashboardOptions {
+  /** Demo sensors to start with (default 8). */
+  sensors?: number;
+  /** Rogue kinds to start with (default: a revoked certificate and a client-id spoof). */
+  rogues?: RogueKind[];
+  /** Telemetry interval of the demo sensors, ms. */
+  intervalMs?: number;
+}
+
+export async function runDashboard(stateDir: string, options: DashboardOptions = {}): Promise<void> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     throw new UserError(
       'cannot open the dashboard',
@@ -124,19 +135,27 @@ export async function runDashboard(stateDir: string): Promise<void> {
       fleet,
       pki: rpcClient(pkiWorker),
       broker: { host: broker.host, port: broker.port, servername: 'localhost' },
-      intervalMs: DEMO_FLEET.intervalMs,
+      intervalMs: options.intervalMs ?? DEMO_FLEET.intervalMs,
       publish: client.publish,
       quit,
     });
     say('issuing device certificates and starting the demo fleet…');
-    await controls.start(DEMO_FLEET.sensors, DEMO_FLEET.profiles, DEMO_FLEET.rogues);
+    await controls.start(
+      options.sensors ?? DEMO_FLEET.sensors,
+      DEMO_FLEET.profiles,
+      options.rogues ?? DEMO_FLEET.rogues,
+    );
 
     process.stdout.write(ALT_SCREEN_ON);
     cleanup.add('terminal', () => process.stdout.write(ALT_SCREEN_OFF));
     const ink = render(createElement(App, { store, controls }), {
       exitOnCtrlC: false, // Ctrl-C is a key like q: it stops the children first
-      maxFps: 10,
+      // Data-driven repaints are capped at 10/s by the store; a keystroke may repaint sooner.
+      maxFps: 30,
     });
+    const trace = startTrace(process.env.CERTFLEET_UI_TRACE);
+    trace.mark();
+    cleanup.add('trace', () => trace.stop());
     cleanup.add('ink', () => {
       ink.unmount();
       store.dispose();
