@@ -50,12 +50,17 @@ describe.skipIf(!hasTmux())('dashboard in a real terminal', () => {
     await tmux.waitFor(/added rogue rogue-expired/, 30_000);
     // Select it (the newest device is last) and read its ladder.
     tmux.keys('End');
+    // The device first sees the broker close after its handshake; the broker's audit then names the reason and the
+    // ladder moves the failure to step 5.
     const rejected = await tmux.waitFor(
-      (screen) => /✗ rogue-expired/.test(screen) && screen.includes(`EXPIRED: ${REASONS.EXPIRED}`),
+      (screen) =>
+        /✗ rogue-expired +rogue expired +EXPIRED/.test(screen) &&
+        /✗ 5 server verifies the client/.test(screen) &&
+        screen.includes(`↳ EXPIRED: ${REASONS.EXPIRED}`),
       60_000,
     );
-    expect(rejected).toMatch(/✗ 5 server verifies the client/);
     expect(rejected).toMatch(/✓ 1 client connects \(TCP\)/);
+    expect(rejected).toMatch(/- 6 server grants access/);
     await writeFile(join(tmpdir(), 'certfleet-ui-e2e-rejected.txt'), rejected).catch(() => undefined);
 
     // x on the first sensor: revoked, and the broker cuts it off.
