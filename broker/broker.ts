@@ -68,8 +68,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const layout = pkiLayout(options.stateDir);
   const host = options.host ?? '127.0.0.1';
   const limits: BrokerLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const policy = await loadPolicy(options.policyFile ?? layout.policy);
   const trust = await loadTrustMaterial(options.stateDir); // first: a missing PKI says what to run
+  const policy = await loadPolicy(options.policyFile ?? layout.policy);
   await refreshCrlsIfDue(options.stateDir); // an expired CRL would refuse every device
   let crl: CrlState = await readCrlBundle(layout.crlBundle);
   const issuers = await readCertificates(layout.caBundle);

@@ -1,5 +1,163 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { stateDirOf } from '../../cli.ts';
+import { type AuditRecord, DEFAULT_LIMITS, type BrokerLimits, startBroker } from '../../broker/index.ts';
 
-export function registerBrokerCommand(_program: Command): void {
-  // Filled in by the broker work (issue 3).
+function wholeNumber(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max} (got '${value}')`);
+    }
+    return parsed;
+  };
+}
+
+interface BrokerCommandOptions extends Partial<BrokerLimits> {
+  host: string;
+  port: number;
+  policy?: string;
+  auditFile?: string;
+  strict?: boolean;
+  jsonReady?: boolean;
+  quiet?: boolean;
+}
+
+/** One audit record as a line a person reads: time, decision, reason, who, where, why. */
+function formatRecord(record: AuditRecord): string {
+  const who = [
+    record.cn && `cn=${record.cn}`,
+    record.clientId && record.clientId !== record.cn && `clientId=${record.clientId}`,
+    record.peer && `peer=${record.peer.address}:${record.peer.port}`,
+    record.topic && `topic=${record.topic}`,
+  ].filter(Boolean);
+  const time = record.ts.slice(11, 23);
+  return `${time} ${record.event.padEnd(22)} ${record.reason.padEnd(17)} ${who.join(' ')}${record.detail ? ` (${record.detail})` : ''}`;
+}
+
+export function registerBrokerCommand(program: Command): void {
+  const d = DEFAULT_LIMITS;
+  program
+    .command('broker')
+    .description('run the mutual-TLS MQTT broker: our CA only, CN → policy, every decision audited')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--port <port>',
+      'TCP port (0 = any free port; the real one is printed)',
+      wholeNumber('--port', 0, 65535),
+      8883,
+    )
+    .option('--policy <file>', 'policy file (YAML; default <state-dir>/policy.yaml, written by `pki init`)')
+    .option('--audit-file <file>', 'where the JSONL audit goes (default <state-dir>/audit.jsonl)')
+    .option(
+      '--strict',
+      'close a connection right after a refused handshake (default: answer its MQTT CONNECT with CONNACK 5 "not authorized" so clients stop retrying)',
+    )
+    .option(
+      '--max-packet-size <bytes>',
+      'largest MQTT packet accepted',
+      wholeNumber('--max-packet-size', 64, 268_435_455),
+      d.maxPacketSize,
+    )
+    .option(
+      '--max-connections <n>',
+      'open connections; more are dropped before TLS',
+      wholeNumber('--max-connections', 1, 1_000_000),
+      d.maxConnections,
+    )
+    .option(
+      '--handshake-timeout <ms>',
+      'time allowed for the TLS handshake',
+      wholeNumber('--handshake-timeout', 100, 600_000),
+      d.handshakeTimeoutMs,
+    )
+    .option(
+      '--connect-timeout <ms>',
+      'time allowed between handshake and MQTT CONNECT',
+      wholeNumber('--connect-timeout', 100, 600_000),
+      d.connectTimeoutMs,
+    )
+    .option(
+      '--keepalive-limit <s>',
+      'largest keepalive a client may ask for (0 = no limit; else keepalive 0 is refused too)',
+      wholeNumber('--keepalive-limit', 0, 65_535),
+      d.keepaliveLimit,
+    )
+    .option(
+      '--max-topic-levels <n>',
+      'most levels in a topic or filter',
+      wholeNumber('--max-topic-levels', 1, 100),
+      d.maxTopicLevels,
+    )
+    .option(
+      '--json-ready',
+      'for a parent process: print one JSON line {"event":"listening","host","port",…} and no audit lines',
+    )
+    .option('--quiet', 'do not print audit records (they still go to the audit file and topic)')
+    .addHelpText(
+      'after',
+      `
+What a refused device sees: the TLS handshake completes (so the broker can read and audit the certificate), then
+its MQTT CONNECT is answered with CONNACK 5 "not authorized" and the connection closed; with --strict the connection
+closes right after the handshake. A device with no certificate, or one not from our CA, never reaches MQTT.
+
+The audit: one JSON record per line in the audit file, also published on $SYS/certfleet/audit for identities the
+policy grants (the dashboard). Record shape: broker/audit-record.ts.
+
+Examples:
+  $ certfleet broker                                 mqtts://127.0.0.1:8883
+  $ certfleet broker --port 0 --json-ready           any free port, one JSON ready line for a parent process
+  $ certfleet broker --policy ./my-policy.yaml --strict
+  $ mosquitto_pub -h 127.0.0.1 -p 8883 --cafile ca.crt --cert chain.pem --key key.pem \\
+      -i sensor-001 -t devices/sensor-001/telemetry -m 21.5      (paths from \`certfleet pki show sensor-001 --json\`)`,
+    )
+    .action(async (options: BrokerCommandOptions, command: Command) => {
+      const stateDir = stateDirOf(command);
+      const broker = await startBroker({
+        stateDir,
+        host: options.host,
+        port: options.port,
+        strict: options.strict === true,
+        ...(options.policy !== undefined && { policyFile: options.policy }),
+        ...(options.auditFile !== undefined && { auditFile: options.auditFile }),
+        limits: {
+          maxPacketSize: options.maxPacketSize ?? d.maxPacketSize,
+          maxConnections: options.maxConnections ?? d.maxConnections,
+          handshakeTimeoutMs:
+            (options as { handshakeTimeout?: number }).handshakeTimeout ?? d.handshakeTimeoutMs,
+          connectTimeoutMs: (options as { connectTimeout?: number }).connectTimeout ?? d.connectTimeoutMs,
+          keepaliveLimit: options.keepaliveLimit ?? d.keepaliveLimit,
+          maxTopicLevels: options.maxTopicLevels ?? d.maxTopicLevels,
+        },
+      });
+      broker.on('warning', (error) => process.stderr.write(`warning: ${error.message}\n`));
+      if (!options.quiet && !options.jsonReady) {
+        broker.on('audit', (record) => process.stdout.write(`${formatRecord(record)}\n`));
+      }
+      if (options.jsonReady) {
+        const ready = {
+          event: 'listening',
+          host: broker.host,
+          port: broker.port,
+          url: broker.url,
+          auditFile: broker.auditFile,
+          auditTopic: '$SYS/certfleet/audit',
+          strict: options.strict === true,
+          pid: process.pid,
+        };
+        process.stdout.write(`${JSON.stringify(ready)}\n`);
+      } else {
+        process.stdout.write(`listening on ${broker.url} (audit: ${broker.auditFile}; Ctrl-C stops)\n`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+          process.off('SIGINT', stop).off('SIGTERM', stop);
+          process.once(signal, () => process.exit(130)); // a second signal: do not wait any longer
+          if (!options.jsonReady) process.stdout.write(`${signal}: closing clients, flushing the audit…\n`);
+          void broker.close().then(resolve);
+        };
+        process.once('SIGINT', stop).once('SIGTERM', stop);
+      });
+      if (!options.jsonReady) process.stdout.write('broker stopped\n');
+      process.exitCode = 0;
+    });
 }
