@@ -20,6 +20,7 @@ export type ToWorker =
   | { type: 'stop'; requestId: number };
 
 export type FromWorker =
+  | { type: 'ready' }
   | { type: 'events'; events: DeviceEvent[] }
   | { type: 'results'; requestId: number; results: DeviceResult[] }
   | { type: 'stopped'; requestId: number; results: DeviceResult[] }

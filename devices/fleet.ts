@@ -31,6 +31,7 @@ type RejectedEvent = Extract<DeviceEvent, { type: 'rejected' }>;
 
 export class Fleet {
   private readonly workers: Worker[] = [];
+  private readonly readiness: Array<Promise<void>> = [];
   private readonly workerOf = new Map<string, Worker>();
   private readonly listeners = new Set<FleetListener>();
   private readonly pending = new Map<number, (results: DeviceResult[]) => void>();
@@ -47,10 +48,21 @@ export class Fleet {
     const settings: WorkerSettings = { connectRatePerSecond: rate / count, flushMs: options.flushMs ?? 100 };
     for (let index = 0; index < count; index++) {
       const worker = new Worker(new URL('./worker-entry.js', import.meta.url), { workerData: settings });
+      this.readiness.push(
+        new Promise((resolve, reject) => {
+          worker.on('message', (message: FromWorker) => message.type === 'ready' && resolve());
+          worker.once('error', reject);
+        }),
+      );
       worker.on('message', (message: FromWorker) => this.onWorkerMessage(message));
       worker.on('error', (error) => this.broadcast([fleetError(`worker ${index} failed: ${error.message}`)]));
       this.workers.push(worker);
     }
+  }
+
+  /** Resolves once every worker has loaded (devices added earlier wait in the worker's queue meanwhile). */
+  async ready(): Promise<void> {
+    await Promise.all(this.readiness);
   }
 
   /** Listens to batched events; returns the unsubscribe function. */
@@ -158,6 +170,8 @@ export class Fleet {
       case 'stopped':
         this.pending.get(message.requestId)?.(message.results);
         this.pending.delete(message.requestId);
+        break;
+      case 'ready':
         break;
       case 'fatal':
         this.broadcast([fleetError(message.message)]);

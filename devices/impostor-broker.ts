@@ -9,8 +9,8 @@ import type { BrokerAddress } from './spec.ts';
 
 export interface ImpostorBroker {
   address: BrokerAddress;
-  /** How many clients completed a handshake with it (a device that trusted it would be a bug). */
-  handshakes: () => number;
+  /** How many clients connected to it (TCP): proves a device really reached it before refusing it. */
+  connections: () => number;
   close: () => Promise<void>;
 }
 
@@ -21,16 +21,16 @@ export async function startImpostorBroker(stateDir: string, host = '127.0.0.1'):
     readFile(credential.paths.chain, 'utf8'),
     readFile(credential.paths.key, 'utf8'),
   ]);
-  let handshakes = 0;
+  let connections = 0;
   const sockets = new Set<tls.TLSSocket>();
   const server = tls.createServer({ cert, key }, (socket) => {
-    handshakes++;
     sockets.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => sockets.delete(socket));
     // It would happily read whatever a fooled device sends; it answers nothing.
     socket.resume();
   });
+  server.on('connection', () => connections++);
   server.on('tlsClientError', () => {});
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -40,7 +40,7 @@ export async function startImpostorBroker(stateDir: string, host = '127.0.0.1'):
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     address: { host, port },
-    handshakes: () => handshakes,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -41,6 +41,8 @@ export async function runHeadlessFleet(options: HeadlessRunOptions): Promise<Hea
       options.onEvents?.(events);
     });
     fleet.add(specs);
+    // The run's clock starts when the workers are up (loading them takes a moment on a busy machine).
+    await fleet.ready();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(finish, options.durationMs);
       function finish() {

@@ -87,3 +87,5 @@ port.on('message', async (message: ToWorker) => {
     send({ type: 'fatal', message: (error as Error)?.stack ?? String(error) });
   }
 });
+
+send({ type: 'ready' });
