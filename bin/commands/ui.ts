@@ -14,6 +14,9 @@ interface UiOptions {
  */
 export function registerUiCommand(program: Command): void {
   const open = async (options: UiOptions, command: Command) => {
+    // React's development build checks and warns on every render: several times slower. The dashboard is a product,
+    // not a React development session (set NODE_ENV=development to get the checks back).
+    process.env.NODE_ENV ??= 'production';
     const [{ runDashboard }, { ROGUE_ITEMS }, { parseDuration }] = await Promise.all([
       import('../../ui/index.ts'),
       import('../../ui/catalogue.ts'),

@@ -55,7 +55,7 @@ export function DetailPane({ device, certificate, width, height }: DetailPanePro
       borderStyle="round"
       borderColor="gray"
       flexDirection="column"
-      overflow="hidden"
+      overflowY="hidden"
     >
       {/* Natural height inside a clipping box: sections that do not fit are cut at the bottom, never squeezed. */}
       <Box flexDirection="column" flexShrink={0}>

@@ -98,7 +98,7 @@ export function DeviceList({
       height={height}
       borderStyle="round"
       borderColor={focused ? 'cyan' : 'gray'}
-      overflow="hidden"
+      overflowY="hidden"
     >
       <Text wrap="truncate" bold>
         {`  ${heading.lead}${fitText('STATE', columns.state)}${heading.tail}`}

@@ -23,7 +23,7 @@ export function EventLog({ entries, total, offset, height, focused, filter }: Ev
       height={height}
       borderStyle="round"
       borderColor={focused ? 'cyan' : 'gray'}
-      overflow="hidden"
+      overflowY="hidden"
     >
       <Text wrap="truncate" bold>
         {`Events (broker audit + devices) ${total}${filter ? ` matching "${filter}"` : ''}`}

@@ -27,7 +27,7 @@ export function HelpOverlay({ height }: HelpOverlayProps) {
       borderStyle="double"
       borderColor="cyan"
       paddingX={1}
-      overflow="hidden"
+      overflowY="hidden"
     >
       <Box flexDirection="column" flexShrink={0}>
         <Text bold>certfleet help — see mutual TLS work, device by device</Text>

@@ -20,7 +20,7 @@ export function Menu({ title, items, index, height }: MenuProps) {
       borderStyle="round"
       borderColor="cyan"
       paddingX={1}
-      overflow="hidden"
+      overflowY="hidden"
     >
       <Text bold>{title}</Text>
       {items.slice(top, top + rows).map((item, offset) => {

@@ -54,12 +54,19 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
   const cleanup = new CleanupStack();
   const stopped = new Promise<void>((resolve) => cleanup.add('resolve', resolve));
   let quitting = false;
+  let failure: Error | undefined;
   const quit = async () => {
     if (quitting) return stopped;
     quitting = true;
     await cleanup.run();
   };
   for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.once(signal, () => void quit());
+  // A bug anywhere must not leave the broker or the terminal behind: stop everything, then report it.
+  const onCrash = (error: unknown) => {
+    failure ??= error instanceof Error ? error : new Error(String(error));
+    void quit();
+  };
+  process.on('uncaughtException', onCrash).on('unhandledRejection', onCrash);
 
   try {
     const { created } = await initPki(stateDir, { onProgress: (message) => say(message) });
@@ -67,7 +74,9 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
     await generateRogueKit(stateDir);
 
     say('starting the broker…');
-    const store = new FleetStore({ frameMs: 100 });
+    // Data-driven repaints at most 4 times a second: a full Ink frame of a large terminal costs tens of ms of CPU,
+    // and keystrokes repaint at once anyway (Ink's own cap, maxFps below, applies to them).
+    const store = new FleetStore({ frameMs: 250 });
     const broker = await startBroker({
       stateDir,
       onLine: (line, stream) => {
@@ -150,17 +159,25 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
     cleanup.add('terminal', () => process.stdout.write(ALT_SCREEN_OFF));
     const ink = render(createElement(App, { store, controls }), {
       exitOnCtrlC: false, // Ctrl-C is a key like q: it stops the children first
-      // Data-driven repaints are capped at 10/s by the store; a keystroke may repaint sooner.
       maxFps: 30,
     });
     const trace = startTrace(process.env.CERTFLEET_UI_TRACE);
     trace.mark();
     cleanup.add('trace', () => trace.stop());
+    // If the dashboard itself fails (a bug), still stop everything and say what happened.
+    ink.waitUntilExit().then(
+      () => void quit(),
+      (error: Error) => {
+        failure = error;
+        void quit();
+      },
+    );
     cleanup.add('ink', () => {
       ink.unmount();
       store.dispose();
     });
     await stopped;
+    if (failure) throw failure;
     say(`stopped the broker (pid ${broker.child.pid}), the fleet's workers and the dashboard client`);
   } catch (error) {
     await quit();

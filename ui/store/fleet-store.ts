@@ -106,13 +106,15 @@ export class FleetStore {
         const { device } = event;
         if (!this.devices.has(device.id)) this.order.push(device.id);
         else this.forget(device.id);
+        // The broker's record of a first, refused handshake can arrive before the fleet says the device exists.
+        const earlier = this.log.slice(-50).filter((entry) => entry.id === device.id);
         const view: DeviceView = {
           ...device,
           state: 'idle',
           revoked: false,
           messages: 0,
           series: [],
-          recent: [],
+          recent: earlier.slice(-RECENT_PER_DEVICE),
           addedAt: event.at,
         };
         this.devices.set(device.id, view);
@@ -184,7 +186,8 @@ export class FleetStore {
           detail: event.detail,
         });
         const where = `step ${stepNumber(event.step)} (${STEP_LABELS[event.step]})`;
-        const text = `${event.id} rejected at ${where}: ${event.reason} — ${REASONS[event.reason]}`;
+        const source = event.explainedBy === 'broker-audit' ? ' (per the broker audit)' : '';
+        const text = `${event.id} rejected at ${where}: ${event.reason} — ${REASONS[event.reason]}${source}`;
         this.deviceLog(this.devices.get(event.id) as DeviceView, 'warn', text, event.at);
         break;
       }
