@@ -24,6 +24,7 @@ export type HashName = 'sha256' | 'sha1';
 export const forgePki = forge.pki as typeof forge.pki & {
   getTBSCertificate(cert: forge.pki.Certificate): Asn1;
   certificateExtensionFromAsn1(ext: Asn1): Record<string, unknown>;
+  RDNAttributesAsArray(name: Asn1): Array<{ type: string; shortName?: string; value: string }>;
 };
 
 export function toDer(node: Asn1): Buffer {

@@ -135,6 +135,15 @@ describe('every file parses with openssl and node:crypto', () => {
     const cert = new X509Certificate(await readFile(info.paths.cert));
     expect(cert.fingerprint256).toBe(info.fingerprint256);
     expect(cert.serialNumber.toUpperCase()).toBe(info.serial);
+    // Our own ASN.1 reading must agree with OpenSSL's, as node:crypto reports it.
+    expect(info.subject).toBe(cert.subject.split('\n').join(', '));
+    expect(info.issuer).toBe(cert.issuer.split('\n').join(', '));
+    expect(info.subjectAltNames.join(', ')).toBe(cert.subjectAltName ?? '');
+    expect(new Date(info.notAfter).getTime()).toBe(new Date(cert.validTo).getTime());
+    const details = cert.publicKey.asymmetricKeyDetails!;
+    expect(info.keyType).toBe(
+      cert.publicKey.asymmetricKeyType === 'ec' ? 'ec-p256' : `rsa-${details.modulusLength}`,
+    );
   });
 
   it('device certificates carry SHA-256 signatures, a positive 128-bit serial and matching key identifiers', async () => {
