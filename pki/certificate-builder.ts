@@ -126,6 +126,14 @@ function extensionsFor(request: CertificateRequest): object[] {
 export async function buildCertificate(request: CertificateRequest): Promise<BuiltCertificate> {
   const hash = request.hash ?? 'sha256';
   const serialHex = request.serialHex ?? randomSerialHex();
+  const tbs = buildTbs(request, serialHex);
+  const der = await signStructure(tbs, request.issuer.privateKey, hash);
+  return { der, pem: derToPem(der, 'CERTIFICATE'), serialHex };
+}
+
+/** The TBSCertificate of a request, as forge lays it out, with node:crypto's key and the issuer's exact name. */
+export function buildTbs(request: CertificateRequest, serialHex: string): Asn1 {
+  const hash = request.hash ?? 'sha256';
   const cert = forge.pki.createCertificate();
   cert.serialNumber = serialHex;
   cert.validity.notBefore = request.notBefore;
@@ -142,7 +150,5 @@ export async function buildCertificate(request: CertificateRequest): Promise<Bui
   // The issuer must repeat the issuer certificate's subject byte for byte, or chain building fails.
   if (request.issuer.certDer) fields[3] = subjectNameOf(request.issuer.certDer);
   fields[6] = fromDer(spkiOf(request.publicKey));
-
-  const der = await signStructure(tbs, request.issuer.privateKey, hash);
-  return { der, pem: derToPem(der, 'CERTIFICATE'), serialHex };
+  return tbs;
 }

@@ -96,21 +96,24 @@ export function signDer(hash: HashName, data: Buffer, key: KeyObject): Promise<B
   });
 }
 
-/** DER header (tag + definite length) for a constructed SEQUENCE of `length` content bytes. */
-function sequenceHeader(length: number): Buffer {
-  if (length < 0x80) return Buffer.from([0x30, length]);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
-  return Buffer.from([0x30, 0x80 | bytes.length, ...bytes]);
+/** Encodes already-encoded DER children under one tag (0x30 SEQUENCE, 0xa3 [3] EXPLICIT…), definite length. */
+export function wrapDer(tag: number, children: Buffer[]): Buffer {
+  const length = children.reduce((sum, child) => sum + child.length, 0);
+  const lengthBytes: number[] = [];
+  if (length < 0x80) lengthBytes.push(length);
+  else {
+    for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) lengthBytes.unshift(rest & 0xff);
+    lengthBytes.unshift(0x80 | lengthBytes.length);
+  }
+  return Buffer.concat([Buffer.from([tag, ...lengthBytes]), ...children]);
 }
 
 /** Wraps a signed TBS structure (certificate or CRL) as SEQUENCE { tbs, algorithm, BIT STRING signature }. */
-export async function signStructure(tbs: Asn1, key: KeyObject, hash: HashName): Promise<Buffer> {
-  const tbsDer = toDer(tbs);
+export async function signStructure(tbs: Asn1 | Buffer, key: KeyObject, hash: HashName): Promise<Buffer> {
+  const tbsDer = Buffer.isBuffer(tbs) ? tbs : toDer(tbs);
   const signature = await signDer(hash, tbsDer, key);
   // The TBS bytes are spliced in as they were signed rather than re-encoded from a parsed tree.
-  const tail = Buffer.concat([toDer(signatureAlgorithm(key, hash)), toDer(bitString(signature))]);
-  return Buffer.concat([sequenceHeader(tbsDer.length + tail.length), tbsDer, tail]);
+  return wrapDer(0x30, [tbsDer, toDer(signatureAlgorithm(key, hash)), toDer(bitString(signature))]);
 }
 
 /** SubjectPublicKeyInfo DER of a key. Exporting costs ~0.2 ms, so each key is exported once. */

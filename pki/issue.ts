@@ -2,7 +2,8 @@ import { access } from 'node:fs/promises';
 import { mapConcurrently } from '../core/concurrency.ts';
 import { UserError } from '../core/user-error.ts';
 import { loadIssuingCa, type CertificateAuthority } from './authority.ts';
-import { buildCertificate, type CertificateProfile } from './certificate-builder.ts';
+import type { CertificateProfile } from './certificate-builder.ts';
+import { createLeafTemplate, type LeafTemplate } from './leaf-template.ts';
 import { generateEncodedKeys } from './keys.ts';
 import { type IndexEntry, readIndex, withPkiLock, writeIndex } from './index-file.ts';
 import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
@@ -34,22 +35,35 @@ export interface LeafSpec {
   subjectAltNames?: { dns?: string[]; ip?: string[] };
 }
 
+/** One template per kind of leaf in a batch: forge lays out the structure once per kind, not once per leaf. */
+export class LeafTemplates {
+  private readonly templates = new Map<string, LeafTemplate>();
+  constructor(private readonly ca: CertificateAuthority) {}
+
+  for(spec: LeafSpec, spkiOfSameType: Buffer): LeafTemplate {
+    const key = JSON.stringify([spec.profile, spec.keyType, spec.subjectAltNames ?? null]);
+    let template = this.templates.get(key);
+    if (!template) {
+      template = createLeafTemplate(
+        { issuer: this.ca, profile: spec.profile, subjectAltNames: spec.subjectAltNames },
+        spkiOfSameType,
+      );
+      this.templates.set(key, template);
+    }
+    return template;
+  }
+}
+
 /** Makes a key pair and a certificate signed by the issuing CA; nothing is written. */
 export async function makeLeaf(
+  templates: LeafTemplates,
   ca: CertificateAuthority,
   spec: LeafSpec,
 ): Promise<{ material: IdentityMaterial; entry: IndexEntry }> {
   const keys = await generateEncodedKeys(spec.keyType);
   const notBefore = new Date(Date.now() - BACKDATE_MS);
-  const built = await buildCertificate({
-    subject: { commonName: spec.id },
-    publicKey: keys.spkiDer,
-    issuer: ca,
-    profile: spec.profile,
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + spec.days * DAY_MS),
-    subjectAltNames: spec.subjectAltNames,
-  });
+  const notAfter = new Date(notBefore.getTime() + spec.days * DAY_MS);
+  const built = await templates.for(spec, keys.spkiDer).build(spec.id, keys.spkiDer, notBefore, notAfter);
   return {
     material: { id: spec.id, certPem: built.pem, keyPem: keys.privateKeyPem, chainTailPem: ca.certPem },
     entry: {
@@ -81,10 +95,11 @@ export async function issueLeaves(
       specs.map((spec) => spec.id),
     );
   let done = 0;
+  const templates = new LeafTemplates(ca);
   const made = await mapConcurrently(
     specs,
     CONCURRENCY,
-    (spec) => makeLeaf(ca, spec),
+    (spec) => makeLeaf(templates, ca, spec),
     () => options.onProgress?.(++done, specs.length),
   );
   const commit = async () => {
