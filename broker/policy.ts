@@ -42,25 +42,34 @@ export function compilePolicy(file: PolicyFile, source: string): Policy {
     const matches = picomatch(patterns, { dot: true, nonegate: true, noextglob: true });
     return { matches, publish: entry.publish, subscribe: entry.subscribe };
   });
-  return {
-    source,
-    requireClientIdMatchesCn: file.requireClientIdMatchesCn,
-    resolve(cn) {
-      if (cn.length === 0) return { refused: 'the certificate has no CN' };
-      const matching = entries.filter((e) => e.matches(cn));
-      if (matching.length === 0) return { refused: `no policy entry matches CN "${cn}"` };
-      const substitute = (filter: string) => filter.replaceAll(CN_PLACEHOLDER, cn);
-      const usesPlaceholder = matching.some((e) =>
-        [...e.publish, ...e.subscribe].some((f) => f.includes('{cn}')),
-      );
-      if (usesPlaceholder && UNSAFE_CN.test(cn)) {
-        return { refused: `CN "${cn}" contains '/', '+', '#' or NUL and cannot stand in a topic` };
-      }
-      const publish = unique(matching.flatMap((e) => e.publish.map(substitute)));
-      const subscribe = unique(matching.flatMap((e) => e.subscribe.map(substitute)));
-      return compileGrant(cn, publish, subscribe);
-    },
+  // Grants are immutable, so one compiled grant serves every connection of a CN (and shares its subset cache).
+  const resolved = new Map<string, Grant | { refused: string }>();
+  const resolve = (cn: string): Grant | { refused: string } => {
+    let grant = resolved.get(cn);
+    if (grant === undefined) {
+      grant = resolveUncached(cn);
+      if (resolved.size >= 10_000) resolved.clear();
+      resolved.set(cn, grant);
+    }
+    return grant;
   };
+  return { source, requireClientIdMatchesCn: file.requireClientIdMatchesCn, resolve };
+
+  function resolveUncached(cn: string): Grant | { refused: string } {
+    if (cn.length === 0) return { refused: 'the certificate has no CN' };
+    const matching = entries.filter((e) => e.matches(cn));
+    if (matching.length === 0) return { refused: `no policy entry matches CN "${cn}"` };
+    const substitute = (filter: string) => filter.replaceAll(CN_PLACEHOLDER, cn);
+    const usesPlaceholder = matching.some((e) =>
+      [...e.publish, ...e.subscribe].some((f) => f.includes('{cn}')),
+    );
+    if (usesPlaceholder && UNSAFE_CN.test(cn)) {
+      return { refused: `CN "${cn}" contains '/', '+', '#' or NUL and cannot stand in a topic` };
+    }
+    const publish = unique(matching.flatMap((e) => e.publish.map(substitute)));
+    const subscribe = unique(matching.flatMap((e) => e.subscribe.map(substitute)));
+    return compileGrant(cn, publish, subscribe);
+  }
 }
 
 export function compileGrant(cn: string, publish: readonly string[], subscribe: readonly string[]): Grant {

@@ -57,12 +57,19 @@ interface Cursor {
  */
 export function isFilterCovered(candidate: string, granted: readonly string[]): boolean {
   const cursors = granted.map((filter) => ({ levels: filter.split('/'), at: 0 }));
-  return covered(candidate.split('/'), 0, cursors);
+  return covered(candidate.split('/'), 0, cursors, false);
 }
 
-function covered(candidate: readonly string[], index: number, cursors: readonly Cursor[]): boolean {
+/** `emptyFirst`: level 0 of the topics under consideration is the empty string. */
+function covered(
+  candidate: readonly string[],
+  index: number,
+  cursors: readonly Cursor[],
+  emptyFirst: boolean,
+): boolean {
   const level = candidate[index];
   if (level === undefined) {
+    if (index === 1 && emptyFirst) return true; // that topic would be "", which is not a topic name
     // The candidate matches exactly the topics ending here: some grant must also end here or hold a '#'.
     return cursors.some((c) => c.at === c.levels.length || c.levels[c.at] === '#');
   }
@@ -74,12 +81,17 @@ function covered(candidate: readonly string[], index: number, cursors: readonly 
   if (level === '#') {
     // Topics of any length: only reachable if some grant still has a '#' ahead.
     if (!cursors.some((c) => c.levels.indexOf('#', c.at) >= 0)) return false;
-    const endsHere = first || covered(candidate, index + 1, cursors); // no topic has zero levels
+    // "Ends here" is the topic of the levels before '#': none at all, or just "", is no topic name.
+    const endsHere =
+      first || (index === 1 && emptyFirst) || covered(candidate, index + 1, cursors, emptyFirst);
     // …and everything longer: the candidate continues as '+/#'.
-    return endsHere && coveredForEveryValue([...candidate.slice(0, index), '+', '#'], index, cursors);
+    return (
+      endsHere && coveredForEveryValue([...candidate.slice(0, index), '+', '#'], index, cursors, emptyFirst)
+    );
   }
-  if (level === '+') return coveredForEveryValue(candidate, index, cursors);
-  return covered(candidate, index + 1, advance(cursors, level, dollarLiteral));
+  if (level === '+') return coveredForEveryValue(candidate, index, cursors, emptyFirst);
+  const nextEmptyFirst = first ? level === '' : emptyFirst;
+  return covered(candidate, index + 1, advance(cursors, level, dollarLiteral), nextEmptyFirst);
 }
 
 /** The candidate's level `index` is '+': try each literal the grants name there, and one they don't. */
@@ -87,6 +99,7 @@ function coveredForEveryValue(
   candidate: readonly string[],
   index: number,
   cursors: readonly Cursor[],
+  emptyFirst: boolean,
 ): boolean {
   const nextIndex = index + 1;
   const first = index === 0;
@@ -97,13 +110,14 @@ function coveredForEveryValue(
     if (l !== undefined && !isWildcard(l) && !(first && l.startsWith('$'))) literals.add(l);
   }
   for (const literal of literals) {
-    if (!covered(candidate, nextIndex, advance(cursors, literal, false))) return false;
+    const nextEmptyFirst = first ? literal === '' : emptyFirst;
+    if (!covered(candidate, nextIndex, advance(cursors, literal, false), nextEmptyFirst)) return false;
   }
   // A value no grant names: only '+' grant levels follow it.
   const other = cursors
     .filter((c) => c.levels[c.at] === '+')
     .map((c) => ({ levels: c.levels, at: c.at + 1 }));
-  return covered(candidate, nextIndex, other);
+  return covered(candidate, nextIndex, other, first ? false : emptyFirst);
 }
 
 /** The grants still alive after the candidate's level takes the literal `value`. */
