@@ -63,7 +63,12 @@ const PLACEHOLDER_KEY = forge.pki.setRsaPublicKey(
 function nameToForge(name: NameAttributes): forge.pki.CertificateField[] {
   const fields: forge.pki.CertificateField[] = [];
   if (name.organizationName) fields.push({ name: 'organizationName', value: name.organizationName });
-  fields.push({ name: 'commonName', value: name.commonName });
+  // UTF8String (RFC 5280 4.1.2.6), not forge's PrintableString, which cannot hold '_' (valid in device ids).
+  fields.push({
+    name: 'commonName',
+    value: name.commonName,
+    valueTagClass: forge.asn1.Type.UTF8,
+  } as unknown as forge.pki.CertificateField);
   return fields;
 }
 
