@@ -13,7 +13,14 @@ import { Header } from './components/Header.tsx';
 import { HelpOverlay } from './components/HelpOverlay.tsx';
 import { Menu } from './components/Menu.tsx';
 import type { CertificateSummary, FleetControls } from './controls.ts';
-import { type Action, handleKey, initialUiState, selectedPosition, type UiState } from './keys.ts';
+import {
+  type Action,
+  handleKey,
+  initialUiState,
+  selectedPosition,
+  splitKeystrokes,
+  type UiState,
+} from './keys.ts';
 import { layoutFor } from './layout.ts';
 import type { FleetStore } from './store/fleet-store.ts';
 import type { DeviceView } from './store/types.ts';
@@ -75,10 +82,12 @@ export function App({ store, controls, initialState }: AppProps) {
   const { isRawModeSupported } = useStdin();
   useInput(
     (input, key) => {
-      const result = handleKey(uiRef.current, input, key, contextRef.current);
-      uiRef.current = result.state;
-      setUi(result.state);
-      if (result.action) onAction(result.action);
+      for (const [one, oneKey] of splitKeystrokes(input, key)) {
+        const result = handleKey(uiRef.current, one, oneKey, contextRef.current);
+        uiRef.current = result.state;
+        if (result.action) onAction(result.action);
+      }
+      setUi(uiRef.current);
     },
     // Without a raw-mode TTY (piped stdin, CI) useInput would throw: the dashboard then only displays.
     { isActive: isRawModeSupported === true },

@@ -57,6 +57,21 @@ export interface KeyResult {
   action?: Action;
 }
 
+/**
+ * Ink hands over a run of plain characters as one input ("jjj", or "ping\r" when typed faster than the UI reads):
+ * split it into single keystrokes so every one counts, and Enter/Backspace/Tab inside it act as keys.
+ */
+export function splitKeystrokes(input: string, key: Key): [string, Key][] {
+  if (input.length <= 1 || key.ctrl || key.meta || input.startsWith('\u001b')) return [[input, key]];
+  const plain: Key = { ...key, return: false, backspace: false, delete: false, tab: false, shift: false };
+  return [...input].map((ch): [string, Key] => {
+    if (ch === '\r' || ch === '\n') return ['', { ...plain, return: true }];
+    if (ch === '\u007f' || ch === '\b') return ['', { ...plain, backspace: true }];
+    if (ch === '\t') return ['', { ...plain, tab: true }];
+    return [ch, plain];
+  });
+}
+
 /** The index of the selection within the visible list (falls back to the remembered position). */
 export function selectedPosition(state: UiState, visibleIds: readonly string[]): number {
   if (visibleIds.length === 0) return -1;

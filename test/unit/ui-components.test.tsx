@@ -227,4 +227,16 @@ describe('dashboard', () => {
     expect(frame).toContain('✗ rogue-expired');
     expect(frame).toContain('✗ 5 server verifies the client');
   });
+
+  it('counts every key of a burst the UI read at once (typing faster than it repaints)', async () => {
+    const store = fleetOf(20);
+    store.applyDeviceEvent(added('rogue-sha1', 'sha1', true));
+    const { app } = mount(store);
+    await waitForContent(app.lastFrame, 'sensor-0000');
+    await press(app, 'jjj');
+    await waitForContent(app.lastFrame, /sensor-0003 {2}climate {2}● online/);
+    await press(app, '/sha1\r');
+    const frame = await waitForContent(app.lastFrame, 'filter "sha1"');
+    expect(frame).toContain('devices 1–1 of 1');
+  });
 });

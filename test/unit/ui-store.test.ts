@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../broker/audit-record.ts';
 import { REASONS } from '../../core/reasons.ts';
-import { handleKey, initialUiState } from '../../ui/keys.ts';
+import { handleKey, initialUiState, splitKeystrokes } from '../../ui/keys.ts';
 import { summarizeAudit } from '../../ui/store/audit.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
 import { sparkline } from '../../ui/store/sparkline.ts';
@@ -158,5 +158,17 @@ describe('keys', () => {
     const result = handleKey(state, '', { ...noKey, return: true }, context);
     expect(result.action).toEqual({ type: 'command', id: 'sensor-0', command: 'ping' });
     expect(result.state.mode.kind).toBe('normal');
+  });
+
+  it('splits a burst of characters into keystrokes, Enter and Backspace included', () => {
+    const keys = splitKeystrokes('ab\u007fc\r', noKey);
+    expect(keys.map(([input, key]) => [input, key.return === true, key.backspace === true])).toEqual([
+      ['a', false, false],
+      ['b', false, false],
+      ['', false, true],
+      ['c', false, false],
+      ['', true, false],
+    ]);
+    expect(splitKeystrokes('\u001b[A', { ...noKey, upArrow: true })).toHaveLength(1);
   });
 });

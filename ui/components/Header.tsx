@@ -31,6 +31,7 @@ export function Header({ broker, counts, messagesPerSecond, now }: HeaderProps) 
         {'  '}
         <Text color="red">{`✗ rejected ${counts.rejected}`}</Text>
         {`  msgs/s ${messagesPerSecond.toFixed(1)}`}
+        {broker?.down ? <Text color="red" bold>{`  BROKER DOWN: ${broker.down}`}</Text> : null}
       </Text>
     </Box>
   );

@@ -15,6 +15,8 @@ export interface BrokerProcess {
   port: number;
   /** Anything else the ready line said (TLS versions, CA fingerprint…). */
   ready: Record<string, unknown>;
+  /** The broker's last lines on stderr: what to show if it dies. */
+  lastWords(): string[];
   /** Asks the broker to stop (SIGTERM), then kills it if it lingers; resolves when it has exited. */
   stop(): Promise<void>;
 }
@@ -83,6 +85,7 @@ export function startBroker(options: StartBrokerOptions): Promise<BrokerProcess>
         host: typeof ready.host === 'string' ? ready.host : host,
         port: ready.port as number,
         ready,
+        lastWords: () => [...stderrTail],
         stop: () => stopChild(child),
       });
     });

@@ -4,7 +4,7 @@
  * SIGTERM, SIGHUP) restores the terminal and stops every child process and worker.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { render } from 'ink';
 import { createElement } from 'react';
@@ -85,7 +85,13 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
     });
     cleanup.add('broker', () => broker.stop());
     broker.child.once('exit', (code, signal) => {
-      if (!quitting) store.note(`the broker stopped unexpectedly (${signal ?? `code ${code}`})`, 'error');
+      if (quitting) return;
+      const how = signal ?? `code ${code}`;
+      const words = broker.lastWords();
+      store.setBrokerDown(`stopped unexpectedly (${how})${words.length ? `: ${words.at(-1)}` : ''}`);
+      const log = join(stateDir, 'dashboard-broker.log');
+      store.note(`the broker stopped unexpectedly (${how}); its last output is in ${log}`, 'error');
+      void appendFile(log, `${new Date().toISOString()} broker exited (${how})\n${words.join('\n')}\n`);
     });
     const pidFile = join(stateDir, PID_FILE);
     await writeFile(pidFile, JSON.stringify({ dashboard: process.pid, broker: broker.child.pid }));

@@ -64,6 +64,12 @@ export class FleetStore {
     this.changed();
   }
 
+  /** The broker process is gone: the header says so in red until the dashboard stops. */
+  setBrokerDown(why: string): void {
+    if (this.broker) this.broker = { ...this.broker, down: why };
+    this.changed();
+  }
+
   /** Records a UI action's outcome: a log line, and the footer feedback. */
   note(text: string, level: LogLevel = 'info', id?: string): void {
     this.feedback = { text, level, until: this.now() + FEEDBACK_MS };

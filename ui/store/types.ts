@@ -52,6 +52,8 @@ export interface BrokerInfo {
   tlsVersions?: string;
   caFingerprint?: string;
   startedAt: number;
+  /** Set when the broker process died: why. */
+  down?: string;
 }
 
 /** A short message that confirms an action (or says why it failed); shown until it expires. */
