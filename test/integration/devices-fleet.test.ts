@@ -15,7 +15,7 @@ afterEach(async () => {
   for (const action of cleanups.splice(0).reverse()) await action();
 });
 
-const after = (log: EventLog, index: number, match: (event: DeviceEvent) => boolean) =>
+const since = (log: EventLog, index: number, match: (event: DeviceEvent) => boolean) =>
   log.waitFor((event) => log.events.indexOf(event) >= index && match(event));
 
 describe('the fleet', () => {
@@ -76,7 +76,7 @@ describe('the fleet', () => {
     // and the broker's audit names the reason.
     mark = log.events.length;
     await fleet.revoke('tracker-002');
-    const verdict = await after(
+    const verdict = await since(
       log,
       mark,
       (event) =>
