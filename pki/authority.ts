@@ -1,29 +1,13 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { UserError } from '../core/user-error.ts';
 import type { Issuer } from './certificate-builder.ts';
 import { pemToDer } from './der.ts';
+import { readPkiFile } from './read-pki-file.ts';
 import type { PkiLayout } from './types.ts';
 
 export interface CertificateAuthority extends Issuer {
   certDer: Buffer;
   certPem: string;
-}
-
-async function readPkiFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw new UserError(
-        'no certificate authority',
-        `${path} does not exist`,
-        'Run `certfleet pki init` first.',
-      );
-    }
-    throw new UserError('cannot read a PKI file', `${path}: ${(error as Error).message}`);
-  }
 }
 
 function parseKey(path: string, pem: string): KeyObject {

@@ -1,21 +1,10 @@
 import { createHash } from 'node:crypto';
 import forge from 'node-forge';
 import { type Asn1, forgePki, fromDer, pemToDer } from './der.ts';
-import type { CertificateStatus } from './types.ts';
+import type { CertificateStatus, IdentityInfo } from './types.ts';
 
-export interface CertificateFacts {
-  subject: string;
-  commonName: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  keyType: string;
-  keyUsage: string[];
-  extKeyUsage: string[];
-  subjectAltNames: string[];
-  fingerprint256: string;
-}
+/** What a certificate says about itself: the part of IdentityInfo read from the PEM. */
+export type CertificateFacts = Omit<IdentityInfo, 'id' | 'role' | 'rogueKind' | 'status' | 'paths'>;
 
 const KEY_USAGE_NAMES = [
   'digitalSignature',

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { UserError } from '../core/user-error.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
+import { readPkiFile as read } from './read-pki-file.ts';
 
 export interface TrustMaterial {
   /** The root CA (PEM): what a peer trusts. */
@@ -13,21 +12,6 @@ export interface TrustMaterial {
   /** The broker's chain (leaf + issuing CA). */
   serverCert: string;
   serverKey: string;
-}
-
-async function read(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UserError(
-        'no PKI to serve with',
-        `${path} does not exist`,
-        'Run `certfleet pki init` first.',
-      );
-    }
-    throw new UserError('cannot read a PKI file', `${path}: ${(error as Error).message}`);
-  }
 }
 
 export async function loadTrustMaterial(stateDir: string): Promise<TrustMaterial> {
