@@ -52,13 +52,13 @@ describe('the fleet', () => {
 
     let mark = log.events.length;
     fleet.pause(['meter-003']);
-    await after(
+    await since(
       log,
       mark,
       (event) => event.type === 'state' && event.id === 'meter-003' && event.state === 'paused',
     );
     fleet.resume(['meter-003']);
-    await after(
+    await since(
       log,
       mark,
       (event) => event.type === 'state' && event.id === 'meter-003' && event.state === 'online',
