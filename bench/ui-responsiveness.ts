@@ -40,6 +40,7 @@ try {
   const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as { dashboard: number };
   const thread = `/proc/${pids.dashboard}/task/${pids.dashboard}/stat`;
   const whole = `/proc/${pids.dashboard}/stat`;
+  process.kill(pids.dashboard, 'SIGUSR2'); // the dashboard's own window (latencies, frame times) starts with ours
   const t0 = { ui: cpuSeconds(thread), all: cpuSeconds(whole), at: Date.now() };
   const keys = ['j', 'j', 'j', 'PageDown', 'j', 'k', 'PageUp', 'End', 'Home', 'Tab', 'Up', 'Tab'];
   for (let i = 0; i < 60; i++) {
@@ -61,6 +62,10 @@ try {
     if (done) {
       const trace = JSON.parse(done) as UiTrace;
       const latencies = trace.latenciesMs;
+      const frames = trace.framesMs;
+      console.log(
+        `Ink frames: ${frames.length}, render time p50 ${percentile(frames, 50).toFixed(1)} ms, p95 ${percentile(frames, 95).toFixed(1)} ms`,
+      );
       console.log(
         `keystroke → repaint over ${latencies.length} keys: p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
       );

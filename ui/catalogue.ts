@@ -14,7 +14,12 @@ export const PROFILE_ITEMS: readonly MenuItem<DeviceProfile>[] = [
   { value: 'door', description: 'door contact: open/closed events' },
 ];
 
-export type RogueKind = RogueCredentialKind | 'clientid-spoof' | 'topic-overreach' | 'wildcard-snoop';
+export type RogueKind =
+  | RogueCredentialKind
+  | 'clientid-spoof'
+  | 'topic-overreach'
+  | 'wildcard-snoop'
+  | 'impostor-broker';
 
 /** Every rogue kind; the credential kinds mirror ROGUE_CREDENTIAL_KINDS in pki/types.ts (a test checks this). */
 export const ROGUE_ITEMS: readonly MenuItem<RogueKind>[] = [
@@ -32,4 +37,8 @@ export const ROGUE_ITEMS: readonly MenuItem<RogueKind>[] = [
   { value: 'clientid-spoof', description: "valid certificate, but claims another device's client id" },
   { value: 'topic-overreach', description: "valid certificate, publishes into another device's topic" },
   { value: 'wildcard-snoop', description: "valid certificate, subscribes to # and other devices' topics" },
+  {
+    value: 'impostor-broker',
+    description: 'a real device sent to a fake broker (foreign CA): it must refuse it',
+  },
 ];

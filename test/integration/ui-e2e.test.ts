@@ -61,7 +61,6 @@ describe.skipIf(!hasTmux())('dashboard in a real terminal', () => {
     );
     expect(rejected).toMatch(/✓ 1 client connects \(TCP\)/);
     expect(rejected).toMatch(/- 6 server grants access/);
-    await writeFile(join(tmpdir(), 'certfleet-ui-e2e-rejected.txt'), rejected).catch(() => undefined);
 
     // x on the first sensor: revoked, and the broker cuts it off.
     tmux.keys('Home');

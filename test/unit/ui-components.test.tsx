@@ -2,7 +2,7 @@ import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REASONS, type Reason } from '../../core/reasons.ts';
 import { LADDER_STEPS, type DeviceState, type LadderStepName } from '../../devices/events.ts';
-import { ROGUE_CREDENTIAL_KINDS } from '../../pki/types.ts';
+import { ROGUE_KINDS } from '../../devices/rogues.ts';
 import { App } from '../../ui/App.tsx';
 import { ROGUE_ITEMS } from '../../ui/catalogue.ts';
 import { Ladder } from '../../ui/components/Ladder.tsx';
@@ -165,12 +165,7 @@ describe('dashboard', () => {
   });
 
   it('offers every rogue kind with a description and adds the one picked', async () => {
-    expect(ROGUE_ITEMS.map((item) => item.value)).toEqual([
-      ...ROGUE_CREDENTIAL_KINDS,
-      'clientid-spoof',
-      'topic-overreach',
-      'wildcard-snoop',
-    ]);
+    expect(ROGUE_ITEMS.map((item) => item.value)).toEqual([...ROGUE_KINDS]);
     const { app, controls } = mount(fleetOf(3));
     await waitForContent(app.lastFrame, 'sensor-0000');
     await press(app, 'r');

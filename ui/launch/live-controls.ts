@@ -24,8 +24,12 @@ export interface LiveControlsOptions {
 
 export class LiveControls implements FleetControls {
   private nextNumber = 1;
-  /** Behaviour rogues are numbered across one plan (sensor-r01, -r02…): re-planning all of them keeps ids unique. */
-  private readonly behaviourKinds: string[] = [];
+  /**
+   * Behaviour and impostor-broker rogues are numbered within one plan (sensor-r01, sensor-i01…): re-planning all of
+   * them and taking the last keeps ids unique.
+   */
+  private readonly numberedKinds: string[] = [];
+  private impostor?: BrokerAddress;
   private readonly identityOf = new Map<string, string | null>();
 
   constructor(private readonly options: LiveControlsOptions) {}
@@ -34,7 +38,7 @@ export class LiveControls implements FleetControls {
   async start(sensors: number, profiles: DeviceProfile[], rogues: RogueKind[]): Promise<string[]> {
     const specs = await this.plan({ count: sensors, profiles, rogues });
     this.nextNumber += sensors;
-    this.behaviourKinds.push(...rogues.filter(isBehaviourRogue));
+    this.numberedKinds.push(...rogues.filter(isNumbered));
     return this.launch(specs);
   }
 
@@ -44,9 +48,12 @@ export class LiveControls implements FleetControls {
   }
 
   async addRogue(kind: RogueKind): Promise<string> {
-    if (isBehaviourRogue(kind)) {
-      this.behaviourKinds.push(kind);
-      const specs = await this.plan({ count: 0, rogues: this.behaviourKinds });
+    if (isNumbered(kind)) {
+      if (kind === 'impostor-broker') {
+        this.impostor ??= await this.options.pki.call<BrokerAddress>('impostorBroker', this.options.stateDir);
+      }
+      this.numberedKinds.push(kind);
+      const specs = await this.plan({ count: 0, rogues: this.numberedKinds });
       return this.launch(specs.slice(-1))[0] as string;
     }
     const [spec] = await this.plan({ count: 0, rogues: [kind] });
@@ -99,6 +106,7 @@ export class LiveControls implements FleetControls {
       broker: this.options.broker,
       count: 0,
       intervalMs: this.options.intervalMs,
+      ...(this.impostor && { impostorBroker: this.impostor }),
       ...part,
     };
     return this.options.pki.call<DeviceSpec[]>('plan', plan);
@@ -109,6 +117,10 @@ export class LiveControls implements FleetControls {
     this.options.fleet.add(specs);
     return specs.map((spec) => spec.id);
   }
+}
+
+function isNumbered(kind: string): boolean {
+  return isBehaviourRogue(kind) || kind === 'impostor-broker';
 }
 
 /** The PKI identity whose certificate a device presents (null: it presents none). */

@@ -3,7 +3,9 @@
  * them; all of it runs here so a keystroke never waits on it.
  */
 import { parentPort } from 'node:worker_threads';
+import { type ImpostorBroker, startImpostorBroker } from '../../devices/impostor-broker.ts';
 import { type FleetPlan, planFleet } from '../../devices/plan.ts';
+import type { BrokerAddress } from '../../devices/spec.ts';
 import { revokeIdentity, showIdentity } from '../../pki/index.ts';
 import type { CertificateSummary } from '../controls.ts';
 import { serveRpc } from './worker-rpc.ts';
@@ -15,11 +17,20 @@ async function certificate(stateDir: string, id: string): Promise<CertificateSum
   return { commonName, issuer, notBefore, notAfter, keyType, fingerprint256, status, serial };
 }
 
+let impostor: Promise<ImpostorBroker> | undefined;
+
+/** The impostor broker (a TLS server with a foreign CA's certificate) runs here too: its handshakes stay off the UI thread. */
+async function impostorBroker(stateDir: string): Promise<BrokerAddress> {
+  impostor ??= startImpostorBroker(stateDir);
+  return (await impostor).address;
+}
+
 if (parentPort) {
   serveRpc(parentPort, {
     certificate,
     // Issuing identities signs certificates: planning (which issues what it needs) happens here too.
     plan: (plan: FleetPlan) => planFleet(plan),
+    impostorBroker,
     revoke: async (stateDir: string, id: string) => {
       await revokeIdentity(stateDir, id);
       return true;

@@ -163,13 +163,13 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
 
     process.stdout.write(ALT_SCREEN_ON);
     cleanup.add('terminal', () => process.stdout.write(ALT_SCREEN_OFF));
-    const ink = render(createElement(App, { store, controls }), {
-      exitOnCtrlC: false, // Ctrl-C is a key like q: it stops the children first
-      maxFps: 30,
-    });
     const trace = startTrace(process.env.CERTFLEET_UI_TRACE);
-    trace.mark();
     cleanup.add('trace', () => trace.stop());
+    const ink = render(createElement(App, { store, controls }), {
+      onRender: (metrics) => trace.frame(metrics.renderTime),
+      exitOnCtrlC: false, // Ctrl-C is a key like q: it stops the children first
+      maxFps: 60, // Ink's own cap: the store already limits data-driven repaints, keys should not wait
+    });
     // If the dashboard itself fails (a bug), still stop everything and say what happened.
     ink.waitUntilExit().then(
       () => void quit(),
