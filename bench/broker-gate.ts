@@ -29,6 +29,7 @@ import {
   issueIdentities,
   loadTrustMaterial,
   pkiLayout,
+  revokeIdentity,
   showIdentity,
 } from '../pki/index.ts';
 
@@ -221,6 +222,20 @@ export async function benchBrokerGate({ quick }: { quick: boolean }) {
           runs.push({ what: `round ${round} ${name}: ms per connection (EC P-256, TLS 1.3)`, ms });
           runs.push({ what: `round ${round} ${name}: µs per QoS 0 message, device → dashboard`, us });
         }
+      }
+      // Live revocation: from calling `revokeIdentity` to the open session being closed.
+      for (let i = 0; i < 3; i++) {
+        const id = `sensor-r${i}`;
+        await issueIdentities(stateDir, [id], { keyType: 'ec' });
+        const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${ours.port}`, await options(stateDir, id));
+        const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+        const start = process.hrtime.bigint(); // an upper bound: includes the CRL signing and writing
+        await revokeIdentity(stateDir, id);
+        await closed;
+        runs.push({
+          what: `revocation: revokeIdentity() called → open session closed (${id})`,
+          ms: Number(process.hrtime.bigint() - start) / 1e6,
+        });
       }
     } finally {
       await ours.close();
