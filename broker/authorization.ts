@@ -60,10 +60,15 @@ function notAuthorized(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: 5 as const });
 }
 
-export function createAuthorization(
-  context: AuthorizationContext,
-): Hooks & { sessions: Map<Client, Session> } {
+export interface SessionRegistry {
+  readonly sessions: ReadonlyMap<Client, Session>;
+  /** The session ended (or never started): forget it. */
+  forget(session: Session): void;
+}
+
+export function createAuthorization(context: AuthorizationContext): Hooks & SessionRegistry {
   const sessions = new Map<Client, Session>();
+  const sessionsById = new Map<string, Session>();
   const connectPackets = new WeakMap<Client, ConnectPacket>();
 
   /** Why this CONNECT is refused, or a grant. */
@@ -94,6 +99,10 @@ export function createAuthorization(
 
   return {
     sessions,
+    forget(session) {
+      sessions.delete(session.client);
+      if (sessionsById.get(session.clientId) === session) sessionsById.delete(session.clientId);
+    },
 
     preConnect(client, packet, callback) {
       connectPackets.set(client, packet);
@@ -116,7 +125,15 @@ export function createAuthorization(
         });
         return done(notAuthorized(decision.detail), false);
       }
-      sessions.set(client, { info, client, clientId, grant: decision });
+      const previous = sessionsById.get(clientId);
+      if (previous && previous.client !== client) {
+        // aedes closes the older session with this client id [MQTT-3.1.4-2]: say why in its disconnect record
+        previous.cause ??= 'CLIENT_CLOSED';
+        previous.detail ??= `taken over by connection ${info.connection} with the same client id`;
+      }
+      const session: Session = { info, client, clientId, grant: decision };
+      sessions.set(client, session);
+      sessionsById.set(clientId, session);
       done(null, true);
     },
 

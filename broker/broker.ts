@@ -110,7 +110,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   const broker = aedes;
   (broker as unknown as EventEmitter).on('error', warn); // untyped in aedes, but emitted: always listen
-  watchSessionEnds(broker, sessions, (client) => infos.get(client.conn), audit);
+  watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
 
   const tlsOptions: tls.SecureContextOptions = {
     ca: trust.ca,

@@ -5,7 +5,7 @@
 import type { Aedes, Client } from 'aedes';
 import type { Reason } from '../core/reasons.ts';
 import type { AuditRecord } from './audit-record.ts';
-import { auditBase, type ConnectionInfo, type Session } from './authorization.ts';
+import { auditBase, type ConnectionInfo, type SessionRegistry } from './authorization.ts';
 
 function causeOf(error: Error): Reason {
   const message = error.message ?? '';
@@ -17,14 +17,14 @@ function causeOf(error: Error): Reason {
 
 export function watchSessionEnds(
   broker: Aedes,
-  sessions: Map<Client, Session>,
+  registry: SessionRegistry,
   infoOf: (client: Client) => ConnectionInfo | undefined,
   audit: (record: Omit<AuditRecord, 'ts'>) => void,
 ): void {
   const end = (client: Client) => {
-    const session = sessions.get(client);
+    const session = registry.sessions.get(client);
     if (!session) return;
-    sessions.delete(client);
+    registry.forget(session);
     session.info.settled = true;
     audit({
       event: 'disconnected',
@@ -35,7 +35,7 @@ export function watchSessionEnds(
   };
 
   broker.on('clientReady', (client) => {
-    const session = sessions.get(client);
+    const session = registry.sessions.get(client);
     if (!session) return;
     audit({
       event: 'connection-accepted',
@@ -49,11 +49,11 @@ export function watchSessionEnds(
   });
   broker.on('clientDisconnect', end);
   broker.on('keepaliveTimeout', (client) => {
-    const session = sessions.get(client);
+    const session = registry.sessions.get(client);
     if (session) session.cause ??= 'KEEPALIVE_TIMEOUT';
   });
   broker.on('clientError', (client, error) => {
-    const session = sessions.get(client);
+    const session = registry.sessions.get(client);
     if (!session || session.cause) return;
     session.cause = causeOf(error);
     if (session.cause !== 'CLIENT_CLOSED') session.detail = error.message;

@@ -66,6 +66,15 @@ describe('identity', () => {
     expect(record).toMatchObject({ reason: 'CLIENT_ID_MISMATCH', cn: 'sensor-001' });
   });
 
+  it('a second connection with the same identity takes the session over, and the audit says so', async () => {
+    const first = await connected('sensor-001');
+    const firstClosed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+    await connected('sensor-001');
+    await firstClosed;
+    const end = await fixture.waitFor((r) => r.event === 'disconnected' && /taken over/.test(r.detail ?? ''));
+    expect(end).toMatchObject({ cn: 'sensor-001', reason: 'CLIENT_CLOSED' });
+  });
+
   it('username and password change nothing', async () => {
     const client = await connected('sensor-004', { username: 'admin', password: 'admin' });
     expect(client.connected).toBe(true);
@@ -86,7 +95,7 @@ describe('publish', () => {
     await closed;
     const denied = await fixture.waitFor((r) => r.event === 'publish-denied' && r.cn === 'sensor-001');
     expect(denied).toMatchObject({ reason: 'PUBLISH_DENIED', topic: 'devices/sensor-002/telemetry' });
-    const end = await fixture.waitFor((r) => r.event === 'disconnected' && r.cn === 'sensor-001');
+    const end = await fixture.waitFor((r) => r.event === 'disconnected' && r.connection === denied.connection);
     expect(end.reason).toBe('PUBLISH_DENIED');
   });
 

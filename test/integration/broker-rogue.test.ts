@@ -63,6 +63,13 @@ describe('rogue credentials', () => {
     const record = await fixture.waitFor((r) => r.clientId === id && r.event === event, `${event} of ${id}`);
     expect(record.reason).toBe(reason);
     expect(record.peer).toEqual({ address: '127.0.0.1', port: expect.any(Number) });
+    if (event === 'handshake-refused') {
+      // the gate answered the CONNECT itself: aedes never saw this connection
+      expect(record.detail).toContain('MQTT: connack-5-sent');
+      expect(fixture.records.filter((r) => r.connection === record.connection).map((r) => r.event)).toEqual([
+        event,
+      ]);
+    }
     if (kind === 'no-cert') {
       expect(record.cert).toBeUndefined();
     } else {
