@@ -7,6 +7,7 @@
 import { Aedes, type Client } from 'aedes';
 import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
@@ -127,13 +128,16 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   server.maxConnections = limits.maxConnections;
   let connections = 0;
-  const openSockets = new Set<TLSSocket>();
+  // Every TCP connection, handshaking or not, so that shutdown does not wait on a slow or silent peer.
+  const openSockets = new Set<Socket>();
+  server.on('connection', (raw: Socket) => {
+    openSockets.add(raw);
+    raw.once('close', () => openSockets.delete(raw));
+  });
 
   server.on('secureConnection', (socket: TLSSocket) => {
     const connection = ++connections;
     const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
-    openSockets.add(socket);
-    socket.once('close', () => openSockets.delete(socket));
     socket.on('error', () => {}); // reported through aedes or the refusal path; never crash the broker
     const x509 = socket.getPeerX509Certificate();
     const cert = x509 ? summarizeCertificate(x509) : undefined;
@@ -252,7 +256,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';
         await new Promise<void>((resolve) => broker.close(() => resolve()));
-        for (const socket of openSockets) socket.destroy(); // refused ones still waiting for their CONNECT
+        for (const socket of openSockets) socket.destroy(); // mid-handshake, or refused and awaiting CONNECT
         await stopped;
         audit({ event: 'broker-stopped', reason: 'OK' });
         auditLog.close();

@@ -175,8 +175,13 @@ describe('start-up errors', () => {
 describe('graceful shutdown', () => {
   it('closes every client, audits why, and leaves a complete audit file', async () => {
     const file = auditFile('shutdown');
-    const broker = await startBroker({ stateDir: pki.stateDir, port: 0, auditFile: file });
+    // A peer that never starts its handshake must not hold the shutdown for the (here huge) handshake timeout.
+    const limits = { handshakeTimeoutMs: 600_000 };
+    const broker = await startBroker({ stateDir: pki.stateDir, port: 0, auditFile: file, limits });
     cleanups.push(() => broker.close());
+    const silent = net.connect(broker.port, '127.0.0.1');
+    cleanups.push(async () => void silent.destroy());
+    await new Promise((resolve) => silent.once('connect', resolve));
     const a = await connectAs(broker, pki.stateDir, 'sensor-001', {}, cleanups);
     const b = await connectAs(broker, pki.stateDir, 'sensor-002', {}, cleanups);
     expect(a.connected && b.connected).toBe(true);
