@@ -54,7 +54,7 @@ describe.skipIf(!hasTmux())('dashboard in a real terminal', () => {
     // ladder moves the failure to step 5.
     const rejected = await tmux.waitFor(
       (screen) =>
-        /✗ rogue-expired +rogue expired +EXPIRED/.test(screen) &&
+        /✗ rogue-expired +expired +EXPIRED/.test(screen) &&
         /✗ 5 server verifies the client/.test(screen) &&
         screen.includes(`↳ EXPIRED: ${REASONS.EXPIRED}`),
       60_000,

@@ -121,6 +121,16 @@ describe('handshake ladder', () => {
     expect(frame).toContain(' - 7 messages flow');
   });
 
+  it('shows a step the device could not see as passed when a later step was decided (TLS 1.3)', () => {
+    const attempt = failedAttempt('access-granted', 'CLIENT_ID_MISMATCH');
+    attempt.steps[4] = { step: 'client-verified', status: 'pending' };
+    const app = render(<Ladder attempt={attempt} width={70} />);
+    cleanups.push(app.unmount);
+    const frame = plain(app.lastFrame());
+    expect(frame).toContain(' ✓ 5 server verifies the client');
+    expect(frame).toContain(' ✗ 6 server grants access');
+  });
+
   it('shows every step pending before the device reports anything', () => {
     const app = render(<Ladder width={70} />);
     cleanups.push(app.unmount);

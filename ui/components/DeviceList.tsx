@@ -32,7 +32,7 @@ interface Columns {
 export function columnsFor(width: number): Columns {
   const name = 16;
   const kind = width >= 70 ? 15 : 12;
-  const state = width >= 70 ? 16 : 12;
+  const state = width >= 70 ? 18 : 12; // CLIENT_ID_MISMATCH, the longest reason a row shows, fits
   const msgs = 6;
   const spark = width >= 96 ? 12 : 0;
   const rest = width - 2 - (name + 1) - (kind + 1) - (state + 1) - (msgs + 1) - (spark > 0 ? spark + 1 : 0);
@@ -46,7 +46,8 @@ function line(
   const reading = columns.reading > 0 ? ` ${fitText(cells.reading, columns.reading)}` : '';
   const spark = columns.spark > 0 ? ` ${fitText(cells.spark, columns.spark)}` : '';
   return {
-    lead: `${fitText(cells.name, columns.name)} ${fitText(cells.kind, columns.kind)} `,
+    name: `${fitText(cells.name, columns.name)} `,
+    kind: `${fitText(cells.kind, columns.kind)} `,
     tail: `${reading} ${cells.msgs.padStart(columns.msgs)}${spark}`,
   };
 }
@@ -55,9 +56,9 @@ const Row = memo(function Row(props: { device: DeviceView; selected: boolean; co
   const { device, selected, columns } = props;
   const style = stateStyle(device.state, device.revoked);
   const label = device.state === 'rejected' && device.reason ? device.reason : style.label;
-  const { lead, tail } = line(columns, {
+  const { name, kind, tail } = line(columns, {
     name: device.id,
-    kind: device.rogue ? `rogue ${device.kind}` : device.kind,
+    kind: device.kind,
     reading: formatReading(device.lastReading),
     msgs: String(device.messages),
     spark: sparkline(device.series, columns.spark),
@@ -65,7 +66,9 @@ const Row = memo(function Row(props: { device: DeviceView; selected: boolean; co
   return (
     <Text wrap="truncate" inverse={selected}>
       <Text color={style.color}>{`${style.symbol} `}</Text>
-      {lead}
+      {name}
+      {/* Rogues' kinds stand out: they are the ones meant to fail. */}
+      <Text color={device.rogue ? 'magenta' : undefined}>{kind}</Text>
       <Text color={style.color}>{fitText(label, columns.state)}</Text>
       {tail}
     </Text>
@@ -101,7 +104,7 @@ export function DeviceList({
       overflowY="hidden"
     >
       <Text wrap="truncate" bold>
-        {`  ${heading.lead}${fitText('STATE', columns.state)}${heading.tail}`}
+        {`  ${heading.name}${heading.kind}${fitText('STATE', columns.state)}${heading.tail}`}
       </Text>
       {rows.map((device, index) => (
         <Row key={device.id} device={device} selected={index === selected} columns={columns} />

@@ -25,6 +25,18 @@ export interface LadderProps {
 export function ladderSteps(
   props: Pick<LadderProps, 'attempt' | 'failedStep' | 'reason' | 'detail'>,
 ): LadderStep[] {
+  const steps = rawLadderSteps(props);
+  // A step still pending below one that was decided has passed: with TLS 1.3 a client only learns that the server
+  // accepted its certificate (step 5) from what comes after it.
+  const lastDecided = steps.findLastIndex((step) => step.status === 'ok' || step.status === 'failed');
+  return steps.map((step, index) =>
+    index < lastDecided && step.status === 'pending' ? { ...step, status: 'ok' } : step,
+  );
+}
+
+function rawLadderSteps(
+  props: Pick<LadderProps, 'attempt' | 'failedStep' | 'reason' | 'detail'>,
+): LadderStep[] {
   const reported = new Map(props.attempt?.steps.map((step) => [step.step, step]));
   const failedAt = props.failedStep ? LADDER_STEPS.indexOf(props.failedStep) : -1;
   const reportedFailure = props.attempt?.steps.some((step) => step.status === 'failed') ?? false;
@@ -63,10 +75,14 @@ export function Ladder(props: LadderProps) {
               <Text color="gray">{ms.padStart(9)}</Text>
             </Text>
             {step.status === 'failed' && step.reason ? (
-              <Text wrap="truncate" color="red">{`     ↳ ${step.reason}: ${REASONS[step.reason]}`}</Text>
+              <Box paddingLeft={5}>
+                <Text color="red">{`↳ ${step.reason}: ${REASONS[step.reason]}`}</Text>
+              </Box>
             ) : null}
             {step.status === 'failed' && step.detail ? (
-              <Text wrap="truncate" color="gray">{`       ${step.detail}`}</Text>
+              <Box paddingLeft={7}>
+                <Text color="gray">{step.detail}</Text>
+              </Box>
             ) : null}
           </Box>
         );

@@ -77,3 +77,14 @@ export class AuditExplainer {
     };
   }
 }
+
+/** Asks each explainer in turn until one knows. */
+export function firstExplanation(...explainers: Explainer[]): Explainer {
+  return async (rejection) => {
+    for (const explain of explainers) {
+      const explanation = await explain(rejection).catch(() => undefined);
+      if (explanation) return explanation;
+    }
+    return undefined;
+  };
+}

@@ -18,7 +18,7 @@ export interface DashboardClientConfig {
 }
 
 export type DashboardClientMessage =
-  | { type: 'status'; connected: boolean; detail?: string }
+  | { type: 'status'; connected: boolean; subscribed?: boolean; detail?: string }
   | { type: 'messages'; batch: { topic: string; payload: string }[] };
 
 export type DashboardClientRequest = { type: 'publish'; topic: string; payload: string } | { type: 'stop' };
@@ -60,7 +60,7 @@ async function main(port: NonNullable<typeof parentPort>, config: DashboardClien
           connected: true,
           detail: `subscription refused: ${error?.message ?? refused.join(', ')}`,
         });
-      }
+      } else post({ type: 'status', connected: true, subscribed: true });
     });
   });
   client.on('close', () => post({ type: 'status', connected: false }));

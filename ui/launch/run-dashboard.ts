@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { render } from 'ink';
 import { createElement } from 'react';
 import { UserError } from '../../core/user-error.ts';
+import { auditFileExplainer } from '../../devices/explain.ts';
 import { Fleet } from '../../devices/fleet.ts';
 import { generateRogueKit, initPki, pkiLayout, showIdentity } from '../../pki/index.ts';
 import { App } from '../App.tsx';
 import type { RogueKind } from '../catalogue.ts';
 import { FleetStore } from '../store/fleet-store.ts';
-import { AuditExplainer } from './audit-explainer.ts';
+import { AuditExplainer, firstExplanation } from './audit-explainer.ts';
 import { startBroker } from './broker-process.ts';
 import { CleanupStack } from './cleanup.ts';
 import { startDashboardClient } from './dashboard-client.ts';
@@ -29,6 +30,8 @@ const AUDIT_TOPIC = '$SYS/certfleet/audit';
 export const PID_FILE = 'dashboard.pids.json';
 const ALT_SCREEN_ON = '\u001b[?1049h';
 const ALT_SCREEN_OFF = '\u001b[?1049l';
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function say(line: string): void {
   process.stdout.write(`certfleet: ${line}\n`);
@@ -108,6 +111,10 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
     });
 
     const explainer = new AuditExplainer();
+    let auditReady: () => void = () => {};
+    const subscribed = new Promise<void>((resolve) => {
+      auditReady = resolve;
+    });
     const dashboard = await showIdentity(stateDir, 'dashboard');
     const client = startDashboardClient(
       {
@@ -120,9 +127,10 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
       },
       (message) => {
         if (message.type === 'status') {
-          if (message.connected && !message.detail)
-            store.note('dashboard connected to the broker over mTLS (CN dashboard)');
-          else if (message.detail) store.note(`dashboard client: ${message.detail}`, 'warn');
+          if (message.subscribed) {
+            store.note('dashboard connected to the broker over mTLS (CN dashboard), reading the audit feed');
+            auditReady();
+          } else if (message.detail) store.note(`dashboard client: ${message.detail}`, 'warn');
           return;
         }
         for (const { topic, payload } of message.batch) {
@@ -134,10 +142,21 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
       },
     );
     cleanup.add('dashboard client', () => client.stop());
+    // Devices start once the audit feed is read: the broker's record of a first refusal must not be missed.
+    say('connecting the dashboard to the broker (mTLS, CN dashboard)…');
+    const late = await Promise.race([subscribed.then(() => false), delay(15_000).then(() => true)]);
+    if (late)
+      store.note('the dashboard has not reached the audit feed yet; starting the fleet anyway', 'warn');
 
     const pkiWorker = startTsWorker(new URL('./pki-worker.ts', import.meta.url));
     cleanup.add('pki worker', () => pkiWorker.terminate());
-    const fleet = new Fleet({ stateDir, explain: explainer.explainer() });
+    const auditFile =
+      typeof broker.ready.auditFile === 'string' ? broker.ready.auditFile : join(stateDir, 'audit.jsonl');
+    const fleet = new Fleet({
+      stateDir,
+      // The audit feed first; the audit file if the feed missed the record (QoS 0 under load).
+      explain: firstExplanation(explainer.explainer(), auditFileExplainer(auditFile, { waitMs: 0 })),
+    });
     cleanup.add('fleet', () => fleet.stop());
     fleet.subscribe((events) => {
       for (const event of events) {
