@@ -18,6 +18,32 @@ function value(v: number | string | boolean): string {
   return String(v);
 }
 
+/** Known reading fields with their units: how a row fits a reading into a narrow column. */
+const UNITS: Record<string, (v: string) => string> = {
+  temperature: (v) => `${v}°C`,
+  humidity: (v) => `${v}%RH`,
+  power: (v) => `${v} W`,
+  energy: (v) => `${v} kWh`,
+  speed: (v) => `${v} km/h`,
+  door: (v) => `door ${v}`,
+};
+
+/** `21.4°C 40.2%RH`, `51.9,9.1 12 km/h`: the first fields of a reading, short. */
+export function compactReading(reading: Reading | undefined, fields = 2): string {
+  if (!reading) return '';
+  const parts: string[] = [];
+  if (typeof reading.lat === 'number' && typeof reading.lon === 'number') {
+    parts.push(`${reading.lat.toFixed(3)},${reading.lon.toFixed(3)}`);
+  }
+  for (const [name, v] of Object.entries(reading)) {
+    if (parts.length >= fields) break;
+    if (name === 'lat' || name === 'lon') continue;
+    const unit = UNITS[name];
+    parts.push(unit ? unit(value(v)) : `${name} ${value(v)}`);
+  }
+  return parts.join(' ');
+}
+
 /** `temperature 21.4 humidity 40.2`, at most `fields` fields. */
 export function formatReading(reading: Reading | undefined, fields = 2): string {
   if (!reading) return '';

@@ -4,6 +4,7 @@ import { REASONS } from '../../core/reasons.ts';
 import { handleKey, initialUiState, splitKeystrokes } from '../../ui/keys.ts';
 import { summarizeAudit } from '../../ui/store/audit.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
+import { compactReading } from '../../ui/format.ts';
 import { sparkline } from '../../ui/store/sparkline.ts';
 import { scrollTop } from '../../ui/store/window.ts';
 import { added, online } from '../helpers/ui-render.ts';
@@ -108,6 +109,12 @@ describe('list helpers', () => {
     expect(scrollTop(50, 49, 10, 1000)).toBe(49);
     expect(scrollTop(0, 999, 10, 1000)).toBe(990);
     expect(scrollTop(7, 3, 10, 5)).toBe(0);
+  });
+
+  it('fits a reading into a short column with units', () => {
+    expect(compactReading({ temperature: 21.37, humidity: 40, battery: 90 })).toBe('21.4°C 40%RH');
+    expect(compactReading({ lat: 51.9123, lon: 9.1, speed: 12.5, heading: 90 })).toBe('51.912,9.100 12.5 km/h');
+    expect(compactReading({ door: 'open', openings: 3 })).toBe('door open openings 3');
   });
 
   it('draws a sparkline from low to high', () => {

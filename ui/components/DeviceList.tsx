@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
-import { fitText, formatReading } from '../format.ts';
+import { compactReading, fitText } from '../format.ts';
 import { stateStyle } from '../status-style.ts';
 import { sparkline } from '../store/sparkline.ts';
 import type { DeviceView } from '../store/types.ts';
@@ -34,7 +34,7 @@ export function columnsFor(width: number): Columns {
   const kind = width >= 70 ? 15 : 12;
   const state = width >= 70 ? 18 : 12; // CLIENT_ID_MISMATCH, the longest reason a row shows, fits
   const msgs = 6;
-  const spark = width >= 96 ? 12 : 0;
+  const spark = width >= 84 ? 8 : 0;
   const rest = width - 2 - (name + 1) - (kind + 1) - (state + 1) - (msgs + 1) - (spark > 0 ? spark + 1 : 0);
   return { name, kind, state, reading: rest >= 10 ? rest : 0, msgs, spark };
 }
@@ -59,7 +59,7 @@ const Row = memo(function Row(props: { device: DeviceView; selected: boolean; co
   const { name, kind, tail } = line(columns, {
     name: device.id,
     kind: device.kind,
-    reading: formatReading(device.lastReading),
+    reading: compactReading(device.lastReading),
     msgs: String(device.messages),
     spark: sparkline(device.series, columns.spark),
   });
