@@ -19,10 +19,9 @@ import { auditBase, type ConnectionInfo, createAuthorization } from './authoriza
 import { CrlWatcher, readCrlBundle, type CrlState } from './crl-watch.ts';
 import { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
-import { summarizeCertificate, commonNameOf } from './peer-certificate.ts';
 import { loadPolicy } from './policy-load.ts';
-import { answerRefusedConnect } from './refused-connect.ts';
-import { handshakeErrorReason, verificationRefusal } from './tls-refusal.ts';
+import { handshakeErrorReason } from './tls-refusal.ts';
+import { gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
 
 export interface BrokerOptions {
@@ -135,61 +134,36 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     raw.once('close', () => openSockets.delete(raw));
   });
 
-  server.on('secureConnection', (socket: TLSSocket) => {
-    const connection = ++connections;
-    const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
-    socket.on('error', () => {}); // reported through aedes or the refusal path; never crash the broker
-    const x509 = socket.getPeerX509Certificate();
-    const cert = x509 ? summarizeCertificate(x509) : undefined;
-    if (!socket.authorized) {
-      const { reason, detail } = verificationRefusal(socket, issuers);
-      const cn = x509 ? (commonNameOf(socket) ?? undefined) : undefined;
-      const base = {
-        event: 'handshake-refused' as const,
-        reason,
-        connection,
-        peer,
-        cn,
-        cert,
-        tls: socket.getProtocol() ?? '',
-      };
-      if (options.strict) {
-        socket.destroy();
-        audit({ ...base, detail: `${detail}; strict: closed after the handshake` });
-        return;
-      }
-      void answerRefusedConnect(socket, limits).then((outcome) => {
-        audit({ ...base, clientId: outcome.clientId, detail: `${detail}; MQTT: ${outcome.mqtt}` });
-      });
-      return;
-    }
-    const info: ConnectionInfo = {
-      connection,
-      peer,
-      cn: commonNameOf(socket),
-      cert: cert!,
-      tls: socket.getProtocol() ?? '',
-    };
-    infos.set(socket, info);
-    guardPacketSize(socket, limits.maxPacketSize, (detail) => {
-      const session = [...sessions.values()].find((s) => s.info === info);
-      if (session) {
-        session.cause ??= 'LIMIT_EXCEEDED';
-        session.detail ??= detail;
-      } else if (!info.settled) {
-        info.settled = true;
-        audit({
-          event: 'connect-refused',
-          reason: 'LIMIT_EXCEEDED',
-          ...auditBase(info),
-          cert: info.cert,
-          detail,
+  server.on('secureConnection', (socket: TLSSocket) =>
+    gateConnection(socket, {
+      strict: options.strict === true,
+      limits,
+      issuers,
+      nextConnection: () => ++connections,
+      audit,
+      admit(verified, info) {
+        infos.set(verified, info);
+        guardPacketSize(verified, limits.maxPacketSize, (detail) => {
+          const session = [...sessions.values()].find((s) => s.info === info);
+          if (session) {
+            session.cause ??= 'LIMIT_EXCEEDED';
+            session.detail ??= detail;
+          } else if (!info.settled) {
+            info.settled = true;
+            audit({
+              event: 'connect-refused',
+              reason: 'LIMIT_EXCEEDED',
+              ...auditBase(info),
+              cert: info.cert,
+              detail,
+            });
+          }
+          verified.destroy();
         });
-      }
-      socket.destroy();
-    });
-    broker.handle(socket);
-  });
+        broker.handle(verified);
+      },
+    }),
+  );
 
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
     const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
@@ -237,6 +211,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   await watcher.start();
   const refresh = setInterval(() => void refreshCrlsIfDue(options.stateDir).catch(warn), HOUR);
   refresh.unref();
+  // A certificate that expires while its session is open ends the session, as a revocation would.
+  const expiry = setInterval(() => {
+    const now = new Date().toISOString();
+    for (const session of sessions.values()) {
+      if (session.cause || session.info.cert.validTo > now) continue;
+      session.cause = 'EXPIRED';
+      session.detail = `the certificate expired during the session (${session.info.cert.validTo})`;
+      session.client.close();
+    }
+  }, 1000);
+  expiry.unref();
 
   const url = `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`;
   audit({ event: 'broker-started', reason: 'OK', detail: `${url} policy=${policy.source}` });
@@ -252,6 +237,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     close(): Promise<void> {
       closing ??= (async () => {
         clearInterval(refresh);
+        clearInterval(expiry);
         watcher.stop();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';

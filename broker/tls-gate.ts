@@ -1,0 +1,48 @@
+/**
+ * The verification gate: every TLS connection passes here once its handshake completed. Only a socket whose
+ * client certificate verified (`socket.authorized`) is admitted to MQTT; the others are audited with their reason
+ * and answered without aedes ever seeing them (CONNACK 5, or a close right away in strict mode).
+ */
+import type { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { AuditRecord } from './audit-record.ts';
+import type { ConnectionInfo } from './authorization.ts';
+import type { BrokerLimits } from './limits.ts';
+import { commonNameOf, summarizeCertificate } from './peer-certificate.ts';
+import { answerRefusedConnect } from './refused-connect.ts';
+import { verificationRefusal } from './tls-refusal.ts';
+
+export interface GateContext {
+  readonly strict: boolean;
+  readonly limits: BrokerLimits;
+  /** Our CA certificates, to tell "not ours" from "ours but refused" when OpenSSL's last error hides it. */
+  readonly issuers: readonly X509Certificate[];
+  nextConnection(): number;
+  audit(record: Omit<AuditRecord, 'ts'>): void;
+  /** Hand a verified connection to the MQTT layer. */
+  admit(socket: TLSSocket, info: ConnectionInfo): void;
+}
+
+export function gateConnection(socket: TLSSocket, context: GateContext): void {
+  const connection = context.nextConnection();
+  const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
+  socket.on('error', () => {}); // reported through aedes or the refusal path; never crash the broker
+  const x509 = socket.getPeerX509Certificate();
+  const cert = x509 ? summarizeCertificate(x509) : undefined;
+  const tls = socket.getProtocol() ?? '';
+  if (socket.authorized && cert) {
+    context.admit(socket, { connection, peer, cn: commonNameOf(socket), cert, tls });
+    return;
+  }
+  const { reason, detail } = verificationRefusal(socket, context.issuers);
+  const cn = x509 ? (commonNameOf(socket) ?? undefined) : undefined;
+  const base = { event: 'handshake-refused' as const, reason, connection, peer, cn, cert, tls };
+  if (context.strict) {
+    socket.destroy();
+    context.audit({ ...base, detail: `${detail}; strict: closed after the handshake` });
+    return;
+  }
+  void answerRefusedConnect(socket, context.limits).then((outcome) => {
+    context.audit({ ...base, clientId: outcome.clientId, detail: `${detail}; MQTT: ${outcome.mqtt}` });
+  });
+}
