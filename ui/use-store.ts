@@ -11,7 +11,10 @@ export function useStoreVersion(store: FleetStore): number {
   const [version, setVersion] = useState(store.version);
   useEffect(() => {
     const unsubscribe = store.subscribe(() => setVersion(store.version));
-    const clock = setInterval(() => setVersion((v) => v + 0.5), 1000);
+    // The clock only repaints when the data did not just do so.
+    const clock = setInterval(() => {
+      if (Date.now() - store.lastNotify > 900) setVersion((v) => v + 0.5);
+    }, 1000);
     return () => {
       unsubscribe();
       clearInterval(clock);

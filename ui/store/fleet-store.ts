@@ -12,6 +12,7 @@ import { primaryValue, RateCounter } from './sparkline.ts';
 import type { BrokerInfo, Counts, DeviceView, Feedback, LogEntry, LogLevel, LogSource } from './types.ts';
 
 const LOG_LIMIT = 2000;
+const LARGE_FLEET = 300;
 const RECENT_PER_DEVICE = 8;
 const SERIES_LENGTH = 24;
 const FEEDBACK_MS = 6000;
@@ -40,7 +41,8 @@ export class FleetStore {
   private readonly frameMs: number;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
-  private lastNotify = 0;
+  /** When listeners were last told (ms): a periodic clock can skip its tick if a frame just happened. */
+  lastNotify = 0;
   private seq = 0;
   /** Local TCP port of a device's latest attempt → device id: attributes audit records without a CN. */
   private readonly byPort = new Map<number, string>();
@@ -261,7 +263,10 @@ export class FleetStore {
   private changed(): void {
     this.version++;
     if (this.timer) return;
-    const wait = Math.max(0, this.lastNotify + this.frameMs - this.now());
+    // A big fleet changes something on screen in nearly every frame; each full frame costs tens of ms of Ink
+    // layout and output, so past a few hundred devices the data refresh halves (keys still repaint at once).
+    const frameMs = this.counts.total > LARGE_FLEET ? this.frameMs * 2 : this.frameMs;
+    const wait = Math.max(0, this.lastNotify + frameMs - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.lastNotify = this.now();
