@@ -95,7 +95,9 @@ describe('publish', () => {
     await closed;
     const denied = await fixture.waitFor((r) => r.event === 'publish-denied' && r.cn === 'sensor-001');
     expect(denied).toMatchObject({ reason: 'PUBLISH_DENIED', topic: 'devices/sensor-002/telemetry' });
-    const end = await fixture.waitFor((r) => r.event === 'disconnected' && r.connection === denied.connection);
+    const end = await fixture.waitFor(
+      (r) => r.event === 'disconnected' && r.connection === denied.connection,
+    );
     expect(end.reason).toBe('PUBLISH_DENIED');
   });
 
