@@ -88,6 +88,7 @@ export function App({ store, controls, initialState }: AppProps) {
         if (result.action) onAction(result.action);
       }
       setUi(uiRef.current);
+      store.repainted();
     },
     // Without a raw-mode TTY (piped stdin, CI) useInput would throw: the dashboard then only displays.
     { isActive: isRawModeSupported === true },

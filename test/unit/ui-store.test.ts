@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../broker/audit-record.ts';
 import { REASONS } from '../../core/reasons.ts';
 import { handleKey, initialUiState, splitKeystrokes } from '../../ui/keys.ts';
 import { summarizeAudit } from '../../ui/store/audit.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
+import { FrameScheduler } from '../../ui/store/frame-scheduler.ts';
 import { compactReading } from '../../ui/format.ts';
 import { sparkline } from '../../ui/store/sparkline.ts';
 import { scrollTop } from '../../ui/store/window.ts';
@@ -79,6 +80,30 @@ describe('FleetStore', () => {
     store.dispose();
   });
 
+  it('after a key repaint, holds the next data repaint back by a whole frame', () => {
+    vi.useFakeTimers();
+    try {
+      const frames = new FrameScheduler(
+        () => 100,
+        () => Date.now(),
+      );
+      let notified = 0;
+      frames.subscribe(() => notified++);
+      frames.request();
+      vi.advanceTimersByTime(0);
+      expect(notified).toBe(1); // the first change after a quiet frame goes out at once
+      vi.advanceTimersByTime(500);
+      frames.repainted();
+      frames.request();
+      vi.advanceTimersByTime(99);
+      expect(notified).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(notified).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('attributes a broker audit record to the device by CN and adds it to the shared log', () => {
     const store = new FleetStore({ frameMs: 0 });
     store.applyDeviceEvent(added('rogue-unknown-cn', 'unknown-cn', true));
@@ -113,7 +138,9 @@ describe('list helpers', () => {
 
   it('fits a reading into a short column with units', () => {
     expect(compactReading({ temperature: 21.37, humidity: 40, battery: 90 })).toBe('21.4°C 40%RH');
-    expect(compactReading({ lat: 51.9123, lon: 9.1, speed: 12.5, heading: 90 })).toBe('51.912,9.100 12.5 km/h');
+    expect(compactReading({ lat: 51.9123, lon: 9.1, speed: 12.5, heading: 90 })).toBe(
+      '51.912,9.100 12.5 km/h',
+    );
     expect(compactReading({ door: 'open', openings: 3 })).toBe('door open openings 3');
   });
 

@@ -3,7 +3,14 @@ export class CleanupStack {
   private readonly steps: { name: string; run: () => unknown }[] = [];
   private running: Promise<void> | undefined;
 
+  /** After run() started, whatever is added is stopped at once (a quit can arrive in the middle of start-up). */
   add(name: string, run: () => unknown): void {
+    if (this.running) {
+      void Promise.resolve()
+        .then(run)
+        .catch(() => undefined);
+      return;
+    }
     this.steps.push({ name, run });
   }
 

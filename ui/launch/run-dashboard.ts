@@ -72,9 +72,15 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
   process.on('uncaughtException', onCrash).on('unhandledRejection', onCrash);
 
   try {
+    // A quit (signal) during start-up: stop at the next step; what was started is stopped by the cleanup.
+    const checkpoint = () => {
+      if (quitting) throw new StartupInterrupted();
+    };
     const { created } = await initPki(stateDir, { onProgress: (message) => say(message) });
+    checkpoint();
     say(created ? `created the PKI in ${stateDir}` : `using the PKI in ${stateDir}`);
     await generateRogueKit(stateDir);
+    checkpoint();
 
     say('starting the broker…');
     // Data-driven repaints at most 4 times a second: a full Ink frame of a large terminal costs tens of ms of CPU,
@@ -100,6 +106,7 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
     await writeFile(pidFile, JSON.stringify({ dashboard: process.pid, broker: broker.child.pid }));
     cleanup.add('pid file', () => rm(pidFile, { force: true }));
     say(`broker listening on ${broker.host}:${broker.port}`);
+    checkpoint();
 
     const root = new X509Certificate(await readFile(pkiLayout(stateDir).rootCert));
     store.setBroker({
@@ -147,6 +154,7 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
     const late = await Promise.race([subscribed.then(() => false), delay(15_000).then(() => true)]);
     if (late)
       store.note('the dashboard has not reached the audit feed yet; starting the fleet anyway', 'warn');
+    checkpoint();
 
     const pkiWorker = startTsWorker(new URL('./pki-worker.ts', import.meta.url));
     cleanup.add('pki worker', () => pkiWorker.terminate());
@@ -173,13 +181,6 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
       publish: client.publish,
       quit,
     });
-    say('issuing device certificates and starting the demo fleet…');
-    await controls.start(
-      options.sensors ?? DEMO_FLEET.sensors,
-      DEMO_FLEET.profiles,
-      options.rogues ?? DEMO_FLEET.rogues,
-    );
-
     process.stdout.write(ALT_SCREEN_ON);
     cleanup.add('terminal', () => process.stdout.write(ALT_SCREEN_OFF));
     const trace = startTrace(process.env.CERTFLEET_UI_TRACE);
@@ -201,11 +202,23 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
       ink.unmount();
       store.dispose();
     });
+    // The dashboard is up; the demo fleet's certificates are issued (in the PKI worker) while it shows.
+    const sensors = options.sensors ?? DEMO_FLEET.sensors;
+    store.note(`issuing certificates for ${sensors} sensors and starting the demo fleet…`);
+    controls.start(sensors, DEMO_FLEET.profiles, options.rogues ?? DEMO_FLEET.rogues).then(
+      (ids) => store.note(`started ${ids.length} devices: select one to see its handshake`),
+      (error: Error) => {
+        if (!quitting) store.note(`could not start the demo fleet: ${error.message}`, 'error');
+      },
+    );
     await stopped;
     if (failure) throw failure;
     say(`stopped the broker (pid ${broker.child.pid}), the fleet's workers and the dashboard client`);
   } catch (error) {
     await quit();
+    if (error instanceof StartupInterrupted) return;
     throw error;
   }
 }
+
+class StartupInterrupted extends Error {}

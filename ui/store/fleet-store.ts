@@ -8,6 +8,7 @@ import { REASONS } from '../../core/reasons.ts';
 import type { DeviceEvent, DeviceState } from '../../devices/events.ts';
 import { STEP_LABELS, stepNumber } from '../ladder-labels.ts';
 import { summarizeAudit } from './audit.ts';
+import { FrameScheduler } from './frame-scheduler.ts';
 import { primaryValue, RateCounter } from './sparkline.ts';
 import type { BrokerInfo, Counts, DeviceView, Feedback, LogEntry, LogLevel, LogSource } from './types.ts';
 
@@ -37,19 +38,21 @@ export class FleetStore {
   version = 0;
 
   private readonly rate = new RateCounter(5);
-  private readonly listeners = new Set<() => void>();
-  private readonly frameMs: number;
+  private readonly frames: FrameScheduler;
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  /** When listeners were last told (ms): a periodic clock can skip its tick if a frame just happened. */
-  lastNotify = 0;
   private seq = 0;
   /** Local TCP port of a device's latest attempt → device id: attributes audit records without a CN. */
   private readonly byPort = new Map<number, string>();
 
   constructor(options: FleetStoreOptions = {}) {
-    this.frameMs = options.frameMs ?? 100;
     this.now = options.now ?? Date.now;
+    const frameMs = options.frameMs ?? 100;
+    // A big fleet changes something on screen in nearly every frame; each full frame costs tens of ms of Ink
+    // layout and output, so past a few hundred devices the data refresh halves (keys still repaint at once).
+    this.frames = new FrameScheduler(
+      () => (this.counts.total > LARGE_FLEET ? frameMs * 2 : frameMs),
+      this.now,
+    );
   }
 
   messagesPerSecond(): number {
@@ -57,8 +60,7 @@ export class FleetStore {
   }
 
   subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.frames.subscribe(listener);
   }
 
   setBroker(info: BrokerInfo): void {
@@ -260,26 +262,24 @@ export class FleetStore {
     return entry;
   }
 
+  /** A repaint just happened for another reason (a key): the next data-driven one waits a full frame. */
+  repainted(): void {
+    this.frames.repainted();
+  }
+
+  /** When listeners were last told (ms). */
+  get lastNotify(): number {
+    return this.frames.lastNotify;
+  }
+
   private changed(): void {
     this.version++;
-    if (this.timer) return;
-    // A big fleet changes something on screen in nearly every frame; each full frame costs tens of ms of Ink
-    // layout and output, so past a few hundred devices the data refresh halves (keys still repaint at once).
-    const frameMs = this.counts.total > LARGE_FLEET ? this.frameMs * 2 : this.frameMs;
-    const wait = Math.max(0, this.lastNotify + frameMs - this.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.lastNotify = this.now();
-      for (const listener of this.listeners) listener();
-    }, wait);
-    this.timer.unref?.();
+    this.frames.request();
   }
 
   /** Stops a pending notification (on quit). */
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.listeners.clear();
+    this.frames.dispose();
   }
 }
 
