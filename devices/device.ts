@@ -3,8 +3,6 @@
  * (idle → connecting → tls-handshake → mqtt-connect → online, backing-off, paused, rejected, stopped).
  * It reports everything as DeviceEvents; it runs the same in a worker thread or in the main thread (tests).
  */
-import { readFile } from 'node:fs/promises';
-import tls, { type SecureContext } from 'node:tls';
 import { Backoff } from './backoff.ts';
 import { type CommandReply, clampInterval, parseCommand } from './commands.ts';
 import { type Diagnosis, diagnoseCredentialLoad } from './diagnosis.ts';
@@ -14,6 +12,7 @@ import { createFaultyModel, type FaultyModel } from './models/index.ts';
 import { RateGate } from './rate-gate.ts';
 import { MqttSession } from './session.ts';
 import type { DeviceSpec } from './spec.ts';
+import { type DeviceTls, loadDeviceTls } from './tls-context.ts';
 import { DialError, dialTls } from './tls-dial.ts';
 import { telemetryPayload, topics } from './topics.ts';
 
@@ -42,11 +41,11 @@ export class SimulatedDevice {
   private intervalMs: number;
   private telemetryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private context: Promise<SecureContext> | undefined;
+  private tls: Promise<DeviceTls> | undefined;
   private readonly model: FaultyModel;
   private readonly backoff: Backoff;
-  /** Consecutive sessions cut right after a publish: one could be chance (a takeover), two is the policy. */
-  private publishDenials = 0;
+  /** Consecutive ambiguous endings (see Diagnosis.confirmTwice): one could be chance, two is a verdict. */
+  private readonly strikes = { 'after-handshake': 0, 'after-publish': 0 };
   private rejection: { reason: string; step: string; detail: string; localPort?: number } | undefined;
   readonly messages: MessageCounters = { sent: 0, acked: 0, received: 0 };
 
@@ -105,12 +104,12 @@ export class SimulatedDevice {
     this.setState('connecting');
     await this.gate.acquire();
     if (this.wanted !== 'run' || this.recorder !== recorder) return;
-    let context: SecureContext;
+    let deviceTls: DeviceTls;
     try {
-      this.context ??= loadSecureContext(this.spec);
-      context = await this.context;
+      this.tls ??= loadDeviceTls(this.spec);
+      deviceTls = await this.tls;
     } catch (error) {
-      this.context = undefined;
+      this.tls = undefined;
       const diagnosis = diagnoseCredentialLoad(error as NodeJS.ErrnoException);
       recorder.fail(diagnosis.step, diagnosis.reason, diagnosis.detail);
       return this.onAttemptFailed(recorder, diagnosis);
@@ -118,8 +117,7 @@ export class SimulatedDevice {
     try {
       const socket = await dialTls({
         ...this.spec.broker,
-        context,
-        hasClientCertificate: this.spec.credentials.chain !== undefined,
+        tls: deviceTls,
         timeoutMs: this.spec.connectTimeoutMs ?? 20_000,
         recorder,
         onTcpConnected: () => {
@@ -140,8 +138,16 @@ export class SimulatedDevice {
         onLadder: () => this.emitLadder(recorder),
       });
     } catch (error) {
-      if (!(error instanceof DialError)) throw error;
-      this.onAttemptFailed(recorder, error.diagnosis);
+      if (error instanceof DialError) return this.onAttemptFailed(recorder, error.diagnosis);
+      // Not a diagnosis but a bug: say it loudly and stop this device rather than loop on it.
+      this.emit({
+        type: 'error',
+        id: this.spec.id,
+        message: (error as Error)?.stack ?? String(error),
+        at: Date.now(),
+      });
+      this.wanted = 'stopped';
+      this.setState('stopped');
     }
   }
 
@@ -149,6 +155,7 @@ export class SimulatedDevice {
     const session = this.session;
     if (!session) return;
     this.backoff.reset();
+    this.strikes['after-handshake'] = 0;
     this.setState('online');
     const behaviour = this.spec.behaviour;
     const filters =
@@ -170,7 +177,7 @@ export class SimulatedDevice {
     this.emitLadder(recorder);
     if (behaviour !== 'topic-overreach')
       void session.publish(topics.status(this.spec.id), 'online', { retain: true }).then((ok) => {
-        if (ok) this.publishDenials = 0;
+        if (ok) this.strikes['after-publish'] = 0;
       });
     this.publishTelemetry();
     this.scheduleTelemetry();
@@ -281,8 +288,8 @@ export class SimulatedDevice {
   private onAttemptFailed(recorder: AttemptRecorder, diagnosis: Diagnosis): void {
     this.emitLadder(recorder);
     if (this.wanted !== 'run') return;
-    const denied = diagnosis.reason === 'PUBLISH_DENIED' && ++this.publishDenials;
-    if (diagnosis.definitive && (denied === false || denied >= 2)) {
+    const strikes = diagnosis.confirmTwice ? ++this.strikes[diagnosis.confirmTwice] : 2;
+    if (diagnosis.definitive && strikes >= 2) {
       const localPort = recorder.localPort;
       this.rejection = {
         reason: diagnosis.reason,
@@ -346,20 +353,4 @@ export class SimulatedDevice {
   private emitLadder(recorder: AttemptRecorder): void {
     this.emit({ type: 'ladder', id: this.spec.id, attempt: recorder.snapshot(), at: Date.now() });
   }
-}
-
-async function loadSecureContext(spec: DeviceSpec): Promise<SecureContext> {
-  const { chain, key, ca } = spec.credentials;
-  const [caPem, chainPem, keyPem] = await Promise.all([
-    readFile(ca, 'utf8'),
-    chain ? readFile(chain, 'utf8') : undefined,
-    key ? readFile(key, 'utf8') : undefined,
-  ]);
-  return tls.createSecureContext({
-    // A rogue runs "old firmware": it must be able to present a SHA-1 certificate so the broker is the one to refuse it.
-    ...(spec.rogue && { ciphers: 'DEFAULT:@SECLEVEL=0' }),
-    ca: caPem,
-    ...(chainPem !== undefined && { cert: chainPem }),
-    ...(keyPem !== undefined && { key: keyPem }),
-  });
 }

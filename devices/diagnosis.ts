@@ -12,6 +12,12 @@ export interface Diagnosis {
   detail: string;
   /** A definitive rejection is never retried; anything else is transient and retried with backoff. */
   definitive: boolean;
+  /**
+   * Set when the observation is only probably definitive: a bare close right after the handshake (a TLS 1.3 refusal,
+   * or a broker too busy to read our CONNECT in time) or right after a publish (a denial, or a session takeover).
+   * The device rejects only when the same thing happens on two attempts in a row.
+   */
+  confirmTwice?: 'after-handshake' | 'after-publish';
 }
 
 /** The ladder step where the broker (or the client) decides each reason. */
@@ -169,6 +175,7 @@ export function diagnoseCloseAfterHandshake(localPort: number | undefined): Diag
       'the broker closed the connection right after the TLS handshake, before CONNACK; it most likely refused ' +
       `our certificate (the broker audit has the reason${localPort ? `, local port ${localPort}` : ''})`,
     definitive: true,
+    confirmTwice: 'after-handshake',
   };
 }
 

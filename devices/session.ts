@@ -159,6 +159,7 @@ export class MqttSession {
         step: 'messages-flow',
         detail: `the broker closed the connection right after our publish to "${unacked.topic}"`,
         definitive: true,
+        confirmTwice: 'after-publish',
       });
       return;
     }

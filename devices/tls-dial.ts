@@ -3,17 +3,17 @@
  * ladder is observed and timed: TCP connect, the server's certificate, our verification of it, our certificate.
  */
 import { isIP } from 'node:net';
-import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import tls, { type TLSSocket } from 'node:tls';
 import { type Diagnosis, diagnoseServerVerification, diagnoseSocketError } from './diagnosis.ts';
 import type { AttemptRecorder } from './ladder.ts';
+import type { DeviceTls } from './tls-context.ts';
 
 export interface DialOptions {
   host: string;
   port: number;
   /** Name the broker certificate must carry; defaults to the host. */
   servername?: string;
-  context: SecureContext;
-  hasClientCertificate: boolean;
+  tls: DeviceTls;
   timeoutMs: number;
   recorder: AttemptRecorder;
   onTcpConnected?: () => void;
@@ -37,7 +37,7 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
       port: options.port,
       // SNI must not carry an IP address; the hostname check still uses `name`.
       ...(isIP(name) === 0 && { servername: name }),
-      secureContext: options.context,
+      secureContext: options.tls.context(),
       // We verify the server ourselves below, so that the failure is attributed to step 3 with its reason.
       rejectUnauthorized: false,
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
@@ -102,7 +102,17 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
       }
       recorder.ok('server-verified', now);
       // Our certificate went out in the client's final handshake flight; without one we sent an empty list.
-      if (options.hasClientCertificate) recorder.ok('client-certificate', now);
+      const expected = options.tls.leafFingerprint;
+      if (expected) {
+        const presented = socket.getCertificate();
+        if (!presented || !('fingerprint256' in presented) || presented.fingerprint256 !== expected) {
+          cleanup();
+          socket.destroy();
+          reject(new Error("bug: the connection carries another certificate than this device's own"));
+          return;
+        }
+        recorder.ok('client-certificate', now);
+      }
       cleanup();
       resolve(socket);
     });

@@ -173,4 +173,27 @@ describe('a simulated device against the real broker', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(simulated.result()).toMatchObject({ state: 'rejected', attempts: 1 });
   });
+
+  it('many devices in one thread each present their own certificate (the shared TLS context never mixes them)', async () => {
+    const stateDir = await pkiStateDir(cleanup);
+    const broker = await ourBroker(stateDir, cleanup);
+    const accepted: Array<{ cn?: string; clientId?: string }> = [];
+    broker.on('audit', (record) => {
+      if (record.event === 'connection-accepted') accepted.push({ cn: record.cn, clientId: record.clientId });
+    });
+    const specs = await planFleet({
+      stateDir,
+      broker: { host: '127.0.0.1', port: broker.port },
+      count: 24,
+      profiles: ['climate', 'tracker', 'meter', 'door'],
+      intervalMs: 60_000,
+    });
+    const log = new EventLog();
+    for (const spec of specs) await device(spec, log);
+    for (const spec of specs) await log.state(spec.id, 'online');
+    // The broker requires client id = CN, so a device holding another's certificate could not be online; the
+    // audit shows each identity exactly once, under its own name.
+    expect(accepted.map((entry) => entry.cn).sort()).toEqual(specs.map((spec) => spec.id).sort());
+    expect(accepted.every((entry) => entry.cn === entry.clientId)).toBe(true);
+  });
 });

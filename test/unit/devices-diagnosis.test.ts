@@ -41,6 +41,7 @@ describe('diagnosis: what the client observes → reason and ladder step', () =>
       reason: 'CLOSED_BY_BROKER',
       step: 'client-verified',
       definitive: true,
+      confirmTwice: 'after-handshake', // ambiguous alone (a busy broker can hang up too): seen twice to reject
     });
     expect(diagnosis.detail).toContain('50123');
   });
