@@ -34,7 +34,11 @@ export class Fleet {
   private readonly readiness: Array<Promise<void>> = [];
   private readonly workerOf = new Map<string, Worker>();
   private readonly listeners = new Set<FleetListener>();
-  private readonly pending = new Map<number, (results: DeviceResult[]) => void>();
+  private readonly pending = new Map<
+    number,
+    { worker: Worker; resolve: (results: DeviceResult[]) => void }
+  >();
+  private readonly exited = new Set<Worker>();
   private readonly explained = new Map<string, Explanation>();
   private readonly failedAttempts = new Map<string, HandshakeAttempt>();
   private readonly explaining = new Set<Promise<void>>();
@@ -56,6 +60,15 @@ export class Fleet {
       );
       worker.on('message', (message: FromWorker) => this.onWorkerMessage(message));
       worker.on('error', (error) => this.broadcast([fleetError(`worker ${index} failed: ${error.message}`)]));
+      // A worker that died answers nothing more: settle what waits on it instead of hanging the caller.
+      worker.once('exit', () => {
+        this.exited.add(worker);
+        for (const [requestId, request] of this.pending) {
+          if (request.worker !== worker) continue;
+          this.pending.delete(requestId);
+          request.resolve([]);
+        }
+      });
       this.workers.push(worker);
     }
   }
@@ -141,8 +154,9 @@ export class Fleet {
 
   private request(worker: Worker, type: 'results' | 'stop'): Promise<DeviceResult[]> {
     const requestId = this.nextRequest++;
+    if (this.exited.has(worker)) return Promise.resolve([]);
     return new Promise((resolve) => {
-      this.pending.set(requestId, resolve);
+      this.pending.set(requestId, { worker, resolve });
       this.post(worker, { type, requestId });
     });
   }
@@ -168,7 +182,7 @@ export class Fleet {
         break;
       case 'results':
       case 'stopped':
-        this.pending.get(message.requestId)?.(message.results);
+        this.pending.get(message.requestId)?.resolve(message.results);
         this.pending.delete(message.requestId);
         break;
       case 'ready':
