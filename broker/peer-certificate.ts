@@ -26,7 +26,15 @@ export function summarizeCertificate(cert: X509Certificate): AuditCertificate {
  * The identity: the subject's single CN. A subject with several CNs is ambiguous and yields null (the
  * connection is then refused as UNKNOWN_IDENTITY), so no one can pick which CN the policy sees.
  */
-export function commonNameOf(socket: TLSSocket): string | null {
+export function commonNameOf(socket: TLSSocket, x509?: X509Certificate): string | null {
+  // Fast path: the X509Certificate the gate holds already (getPeerCertificate() would convert the whole certificate
+  // into a JS object once more, per connection). Its subject is one `KEY=value` per line, RFC 2253-escaped: a
+  // subject with anything escaped or multi-valued (` + `) takes the exact path below.
+  const text = x509?.subject;
+  if (text !== undefined && !text.includes('\\') && !text.includes(' + ')) {
+    const cns = text.split('\n').filter((line) => line.startsWith('CN='));
+    return cns.length === 1 ? cns[0]!.slice(3) : null;
+  }
   const subject = socket.getPeerCertificate().subject as Record<string, string | string[]> | undefined;
   const cn = subject?.CN;
   return typeof cn === 'string' ? cn : null;

@@ -31,11 +31,11 @@ export function gateConnection(socket: TLSSocket, context: GateContext): void {
   const cert = x509 ? summarizeCertificate(x509) : undefined;
   const tls = socket.getProtocol() ?? '';
   if (socket.authorized && cert) {
-    context.admit(socket, { connection, peer, cn: commonNameOf(socket), cert, tls });
+    context.admit(socket, { connection, peer, cn: commonNameOf(socket, x509), cert, tls });
     return;
   }
   const { reason, detail } = verificationRefusal(socket, context.issuers);
-  const cn = x509 ? (commonNameOf(socket) ?? undefined) : undefined;
+  const cn = x509 ? (commonNameOf(socket, x509) ?? undefined) : undefined;
   const base = { event: 'handshake-refused' as const, reason, connection, peer, cn, cert, tls };
   if (context.strict) {
     socket.destroy();
