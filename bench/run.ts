@@ -5,11 +5,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeMachine } from './machine.ts';
+import { benchConnectionRate } from './connection-rate.ts';
 import { benchPkiIssuance } from './pki-issuance.ts';
+import { benchThroughput } from './throughput.ts';
 
 type Suite = (options: { quick: boolean }) => Promise<unknown>;
 
 export const SUITES: Record<string, Suite> = {
+  connect: benchConnectionRate,
+  throughput: benchThroughput,
   pki: benchPkiIssuance,
 };
 
@@ -47,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
   for (const name of names) {
     const result = await SUITES[name]!({ quick });
     printResult(name, result);
-    const file = join(resultsDir, `${name}-${machine.date.toString().slice(0, 10)}.json`);
+    const file = join(resultsDir, `${name}-${String(machine.date).slice(0, 10)}.json`);
     await writeFile(file, `${JSON.stringify({ suite: name, quick, machine, result }, null, 2)}\n`);
     process.stdout.write(`(written to ${file})\n`);
   }

@@ -1,0 +1,22 @@
+/**
+ * The certfleet broker under test, in its own process (so the load generator never shares its CPU or event loop):
+ *   node [--cpu-prof] --import tsx bench/servers/certfleet-broker.ts <stateDir> [--no-authorization]
+ * Prints one JSON line {"port":…} when listening; SIGTERM closes it and exits normally (so --cpu-prof writes).
+ */
+import { join } from 'node:path';
+import { startBroker } from '../../broker/index.ts';
+
+const [stateDir, ...flags] = process.argv.slice(2);
+if (!stateDir) throw new Error('usage: certfleet-broker.ts <stateDir> [--no-authorization]');
+const broker = await startBroker({
+  stateDir,
+  port: 0,
+  auditFile: join(stateDir, `bench-audit-${process.pid}.jsonl`),
+  limits: { maxConnections: 100_000 },
+  ...(flags.includes('--no-authorization') && { authorization: false }),
+});
+broker.on('warning', (error) => process.stderr.write(`warning: ${error.message}\n`));
+process.stdout.write(`${JSON.stringify({ port: broker.port, pid: process.pid })}\n`);
+process.once('SIGTERM', () => {
+  void broker.close().then(() => process.exit(0));
+});
