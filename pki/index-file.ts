@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import lockfile from 'proper-lockfile';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { UserError } from '../core/user-error.ts';
@@ -71,6 +71,14 @@ export async function writeIndex(layout: PkiLayout, index: PkiIndex): Promise<vo
  * read-modify-write of the index and CRLs. A lock left by a crashed process goes stale after 10 s.
  */
 export async function withPkiLock<T>(layout: PkiLayout, change: () => Promise<T>): Promise<T> {
+  // proper-lockfile retries every error, so a missing state dir would look like a held lock for a minute.
+  await access(layout.stateDir).catch(() => {
+    throw new UserError(
+      'no certificate authority',
+      `${layout.stateDir} does not exist`,
+      'Run `certfleet pki init` first.',
+    );
+  });
   const release = await lockfile.lock(layout.lockTarget, {
     realpath: false,
     stale: 10_000,

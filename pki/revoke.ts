@@ -45,6 +45,7 @@ export async function revokeIdentity(stateDir: string, id: string): Promise<Revo
 /** Re-signs the CRLs when they near their nextUpdate: an expired CRL would make the broker refuse every device. */
 export async function refreshCrlsIfDue(stateDir: string): Promise<boolean> {
   const layout = pkiLayout(stateDir);
+  await readIndex(layout); // no PKI: say so, rather than try to re-sign CRLs that were never made
   if (!(await crlsAreDue(layout))) return false;
   return withPkiLock(layout, async () => {
     if (!(await crlsAreDue(layout))) return false;

@@ -181,3 +181,17 @@ describe('errors a user can fix', () => {
     for (const path of Object.values(info.paths) as string[]) expect(path.startsWith('/')).toBe(true);
   });
 });
+
+describe('a state dir without a PKI', () => {
+  it('refreshCrlsIfDue says to run pki init instead of waiting on a lock', async () => {
+    await expect(refreshCrlsIfDue('/nonexistent/certfleet-state')).rejects.toThrow(
+      /no certificate authority/,
+    );
+    const empty = await makeStateDir();
+    try {
+      await expect(refreshCrlsIfDue(empty.dir)).rejects.toThrow(/no certificate authority/);
+    } finally {
+      await empty.cleanup();
+    }
+  });
+});
