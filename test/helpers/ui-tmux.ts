@@ -42,6 +42,11 @@ export class TmuxSession {
     for (const key of keys) execFileSync('tmux', ['send-keys', '-t', this.name, key]);
   }
 
+  /** Types text literally (no key-name lookup). */
+  type(text: string): void {
+    execFileSync('tmux', ['send-keys', '-t', this.name, '-l', text]);
+  }
+
   async waitFor(expected: RegExp | ((screen: string) => boolean), timeoutMs: number): Promise<string> {
     const test = expected instanceof RegExp ? (screen: string) => expected.test(screen) : expected;
     const deadline = Date.now() + timeoutMs;

@@ -62,9 +62,18 @@ describe.skipIf(!hasTmux())('dashboard in a real terminal', () => {
     expect(rejected).toMatch(/✓ 1 client connects \(TCP\)/);
     expect(rejected).toMatch(/- 6 server grants access/);
 
-    // x on the first sensor: revoked, and the broker cuts it off.
-    tmux.keys('Home');
-    await tmux.waitFor(/sensor-001 +[a-z]+ +● online/, 30_000);
+    // Find sensor-001 with the filter (devices are listed in the order they came up), then x: it is revoked and the
+    // broker cuts it off.
+    tmux.keys('/');
+    await tmux.waitFor(/filter> /, 10_000);
+    tmux.type('sensor-001');
+    tmux.keys('Enter');
+    await tmux.waitFor(
+      (screen) =>
+        screen.includes('devices 1–1 of 1  filter "sensor-001"') &&
+        /│sensor-001 +climate +● online/.test(screen),
+      30_000,
+    );
     tmux.keys('x');
     await tmux.waitFor(/revoked sensor-001/, 30_000);
     const revoked = await tmux.waitFor(/sensor-001.*REVOKED/, 60_000);
