@@ -4,8 +4,8 @@
  * take to come online. The broker runs in its own process (bench/servers/certfleet-broker.ts, or Mosquitto).
  *
  * Method: issue the identities first (timed apart), start the broker, start the fleet's workers and take both
- * processes' resident memory as the baseline; then add devices in stages, uncapped connection rate, and wait until
- * every device of the stage reports `online`; after a short settle, memory per device = (RSS - baseline) / online.
+ * processes' resident memory as the baseline; then add devices in stages and wait until
+ * every device of the stage reports `online` (connection rate capped, 100/s by default); after a short settle, memory per device = (RSS - baseline) / online.
  * Finally hold the fleet for a while and count acknowledged messages and devices still online.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -40,11 +40,14 @@ export interface FleetStage {
 export interface FleetScaleResult {
   broker: BrokerName;
   workers: number;
+  connectRatePerSecond: number;
   intervalMs: number;
   issuedPerSecond: number;
   secondsFor1000Online: number;
   maxOnline: number;
   hold: { seconds: number; onlineAtEnd: number; ackedPerSecond: number; expectedPerSecond: number };
+  /** Devices not online at the end, by state and reason (e.g. "backing-off", "rejected CLOSED_BY_BROKER"). */
+  notOnline: Record<string, number>;
   runs: FleetStage[];
 }
 
@@ -54,6 +57,8 @@ export interface FleetScaleOptions {
   stages?: number[];
   holdSeconds?: number;
   workers?: number;
+  /** Fleet-wide connection-rate cap (default 100/s): an uncapped storm makes a busy broker time connections out. */
+  connectRatePerSecond?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -78,7 +83,7 @@ export async function benchFleetScale(options: FleetScaleOptions): Promise<Fleet
         keyType: 'ec',
       });
       const issuedPerSecond = total / ((performance.now() - issueStarted) / 1000);
-      return await measure(broker, specs, stages, holdSeconds, intervalMs, issuedPerSecond, options.workers);
+      return await measure(broker, specs, stages, holdSeconds, intervalMs, issuedPerSecond, options);
     } finally {
       await broker.stop();
     }
@@ -94,9 +99,11 @@ async function measure(
   holdSeconds: number,
   intervalMs: number,
   issuedPerSecond: number,
-  workers?: number,
+  options: FleetScaleOptions,
 ): Promise<FleetScaleResult> {
-  const fleet = new Fleet({ connectRatePerSecond: 0, ...(workers && { workers }) });
+  const { workers } = options;
+  const connectRatePerSecond = options.connectRatePerSecond ?? 100;
+  const fleet = new Fleet({ connectRatePerSecond, ...(workers && { workers }) });
   const online = new Set<string>();
   let waiter: { count: number; resolve: () => void } | undefined;
   fleet.subscribe((events: readonly DeviceEvent[]) => {
@@ -132,7 +139,7 @@ async function measure(
       const started = performance.now();
       fleet.add(specs.slice(added, target));
       added = target;
-      await untilOnline(target, 600_000);
+      await untilOnline(target, 300_000);
       const secondsToOnline = (performance.now() - started) / 1000;
       await sleep(5_000); // let the handshake garbage go before reading memory
       stall.disable();
@@ -164,15 +171,24 @@ async function measure(
     const ackedBefore = sum(await fleet.results());
     const holdStarted = performance.now();
     await sleep(holdSeconds * 1000);
-    const ackedAfter = sum(await fleet.results());
+    const finalResults = await fleet.results();
+    const ackedAfter = sum(finalResults);
     const seconds = (performance.now() - holdStarted) / 1000;
+    const notOnline: Record<string, number> = {};
+    for (const result of finalResults) {
+      if (result.state === 'online') continue;
+      const key = [result.state, result.reason].filter(Boolean).join(' ');
+      notOnline[key] = (notOnline[key] ?? 0) + 1;
+    }
     return {
       broker: broker.name,
       workers: workers ?? 0,
+      connectRatePerSecond,
       intervalMs,
       issuedPerSecond,
       secondsFor1000Online: runs.find((run) => run.devices === 1_000)?.secondsToOnline ?? Number.NaN,
       maxOnline: Math.max(...runs.map((run) => run.online)),
+      notOnline,
       hold: {
         seconds,
         onlineAtEnd: online.size,
