@@ -4,11 +4,8 @@
  * start behind it. Quitting (q, Ctrl-C, SIGTERM, SIGHUP) restores the terminal and stops every child process and
  * worker; so does a failure, which is then reported.
  */
-import { render } from 'ink';
-import { createElement } from 'react';
 import { UserError } from '../../core/user-error.ts';
 import { generateRogueKit, initPki } from '../../pki/index.ts';
-import { App } from '../App.tsx';
 import type { RogueKind } from '../catalogue.ts';
 import { FleetStore } from '../store/fleet-store.ts';
 import { bringUp, StartupInterrupted } from './bring-up.ts';
@@ -72,6 +69,15 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
   ready.catch((error: unknown) => {
     if (!(error instanceof StartupInterrupted)) fail(error);
   });
+
+  say('starting the broker and opening the dashboard…');
+  // Ink and React take seconds to load on a busy machine: load them while the broker process starts.
+  const [{ render }, { createElement }, { App }] = await Promise.all([
+    import('ink'),
+    import('react'),
+    import('../App.tsx'),
+  ]);
+  if (quitting) return stopped;
 
   process.stdout.write(ALT_SCREEN_ON);
   cleanup.add('terminal', () => process.stdout.write(ALT_SCREEN_OFF));
