@@ -4,7 +4,7 @@
  */
 import picomatch from 'picomatch';
 import { CN_PLACEHOLDER, type PolicyFile } from './policy-schema.ts';
-import { isFilterCovered, matchLevels } from './topic-filter.ts';
+import { isFilterCovered, matchLevelsInPlace } from './topic-filter.ts';
 
 export interface Policy {
   /** Where it was read from (for messages). */
@@ -101,8 +101,7 @@ function filterSetMatcher(filters: readonly string[]): (topic: string) => boolea
   return (topic) => {
     if (literal.has(topic)) return true;
     if (wildcard.length === 0) return false;
-    const levels = topic.split('/');
-    return wildcard.some((filter) => matchLevels(filter, levels));
+    return wildcard.some((filter) => matchLevelsInPlace(filter, topic));
   };
 }
 
