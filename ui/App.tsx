@@ -3,7 +3,7 @@
  * It reads the store (repainting at most once per frame) and turns keys into actions on FleetControls.
  */
 import { Box, Text, useInput, useStdin } from 'ink';
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useRef, useState } from 'react';
 import { PROFILE_ITEMS, ROGUE_ITEMS } from './catalogue.ts';
 import { DetailPane } from './components/DetailPane.tsx';
 import { DeviceList, deviceListRows } from './components/DeviceList.tsx';
@@ -100,7 +100,7 @@ export function App({ store, controls, initialState }: AppProps) {
     );
   }
 
-  let body: React.ReactNode;
+  let body: ReactNode;
   // The help takes the log's rows too: it is the one screen that must show everything at once.
   const help = ui.mode.kind === 'help';
   if (help) body = <HelpOverlay height={layout.bodyHeight + layout.logHeight} />;
