@@ -41,7 +41,7 @@ export function DetailPane({ device, certificate, width, height }: DetailPanePro
   const inner = width - 2;
   if (!device) {
     return (
-      <Box width={width} height={height} borderStyle="round" borderColor="gray" flexDirection="column">
+      <Box width={width} height={height} borderStyle="round" flexDirection="column">
         <Text color="gray">select a device to see its certificate and handshake</Text>
       </Box>
     );
@@ -49,14 +49,7 @@ export function DetailPane({ device, certificate, width, height }: DetailPanePro
   const style = stateStyle(device.state, device.revoked);
   const attempt = device.attempt;
   return (
-    <Box
-      width={width}
-      height={height}
-      borderStyle="round"
-      borderColor="gray"
-      flexDirection="column"
-      overflowY="hidden"
-    >
+    <Box width={width} height={height} borderStyle="round" flexDirection="column" overflowY="hidden">
       {/* Natural height inside a clipping box: sections that do not fit are cut at the bottom, never squeezed. */}
       <Box flexDirection="column" flexShrink={0}>
         <Text wrap="truncate">

@@ -100,7 +100,7 @@ export function DeviceList({
       width={width}
       height={height}
       borderStyle="round"
-      borderColor={focused ? 'cyan' : 'gray'}
+      borderColor={focused ? 'cyan' : undefined}
       overflowY="hidden"
     >
       <Text wrap="truncate" bold>

@@ -22,7 +22,7 @@ export function EventLog({ entries, total, offset, height, focused, filter }: Ev
       flexDirection="column"
       height={height}
       borderStyle="round"
-      borderColor={focused ? 'cyan' : 'gray'}
+      borderColor={focused ? 'cyan' : undefined}
       overflowY="hidden"
     >
       <Text wrap="truncate" bold>
