@@ -7,7 +7,7 @@ import type { ConnectRateParams, ConnectRateResult } from './loadgen/connect-rat
 import { benchPki } from './lib/bench-pki.ts';
 import { type BrokerName, type BrokerUnderTest, mosquittoVersion, startBrokerByName } from './lib/brokers.ts';
 import { clientCeiling, type DeviceKey, handshakeCeiling, serverOperations } from './lib/ceiling.ts';
-import { alternatingOrder, medianOf } from './lib/compare.ts';
+import { alternatingOrder, medianOf, spreadPercent } from './lib/compare.ts';
 import { cpuSeconds, loadAverage } from './lib/process-stats.ts';
 import { runLoadgen } from './lib/run-loadgen.ts';
 import { ratio } from './lib/stats.ts';
@@ -75,7 +75,7 @@ export async function measureConnect(
 export async function benchConnectionRate(options: ConnectOptions) {
   const { quick } = options;
   const repetitions = quick ? 2 : 5;
-  const timing = quick ? { warmupMs: 500, durationMs: 2000 } : { warmupMs: 1500, durationMs: 6000 };
+  const timing = quick ? { warmupMs: 300, durationMs: 1000 } : { warmupMs: 1500, durationMs: 6000 };
   const concurrency = options.concurrency ?? 32;
   const keys = options.keys ?? (['ec', 'rsa'] as DeviceKey[]);
   const names = options.brokers ?? (['certfleet', 'mosquitto'] as BrokerName[]);
@@ -97,10 +97,14 @@ export async function benchConnectionRate(options: ConnectOptions) {
     await Promise.all(brokers.map((broker) => broker.stop()));
   }
   const runs = keys.flatMap((key) =>
-    names.map((name) => ({
-      ...medianOf(samples.filter((s) => s.broker === name && s.key === key)),
-      ceilingPerCpuSecond: handshakeCeiling(speeds, key),
-    })),
+    names.map((name) => {
+      const group = samples.filter((s) => s.broker === name && s.key === key);
+      return {
+        ...medianOf(group),
+        cpuSpreadPercent: spreadPercent(group, 'perBrokerCpuSecond'),
+        ceilingPerCpuSecond: handshakeCeiling(speeds, key),
+      };
+    }),
   );
   const pick = (name: BrokerName, key: DeviceKey, field: 'perSecond' | 'perBrokerCpuSecond') =>
     Number(runs.find((r) => r.broker === name && r.key === key)?.[field]);

@@ -4,8 +4,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mosquittoVersion } from './lib/brokers.ts';
+import { loadAverage } from './lib/process-stats.ts';
 import { describeMachine } from './machine.ts';
 import { benchConnectionRate } from './connection-rate.ts';
+import { benchFleetCompare } from './fleet-compare.ts';
 import { benchPkiIssuance } from './pki-issuance.ts';
 import { benchThroughput } from './throughput.ts';
 
@@ -14,6 +17,7 @@ type Suite = (options: { quick: boolean }) => Promise<unknown>;
 export const SUITES: Record<string, Suite> = {
   connect: benchConnectionRate,
   throughput: benchThroughput,
+  fleet: benchFleetCompare,
   pki: benchPkiIssuance,
 };
 
@@ -28,7 +32,8 @@ function printResult(name: string, result: unknown): void {
         ),
       ),
     );
-  const { runs: _runs, ...rest } = value as Record<string, unknown>;
+  // Every sample stays in the JSON file; the terminal gets the medians, ratios and method.
+  const { runs: _runs, samples: _samples, ...rest } = value as Record<string, unknown>;
   process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
 }
 
@@ -44,17 +49,30 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const names = requested.length > 0 ? requested : Object.keys(SUITES);
-  const machine = describeMachine();
+  const machine: Record<string, string | number> = {
+    ...describeMachine(),
+    mosquitto: mosquittoVersion(),
+    load1AtStart: loadAverage(),
+  };
   process.stdout.write(`machine: ${JSON.stringify(machine)}\n`);
   const resultsDir = join(import.meta.dirname, 'results');
   await mkdir(resultsDir, { recursive: true });
+  const started = performance.now();
   for (const name of names) {
+    const suiteStarted = performance.now();
     const result = await SUITES[name]!({ quick });
     printResult(name, result);
-    const file = join(resultsDir, `${name}-${String(machine.date).slice(0, 10)}.json`);
+    // A --quick smoke run never overwrites the figures of a full one.
+    const file = join(
+      resultsDir,
+      `${name}-${String(machine.date).slice(0, 10)}${quick ? '-quick' : ''}.json`,
+    );
     await writeFile(file, `${JSON.stringify({ suite: name, quick, machine, result }, null, 2)}\n`);
-    process.stdout.write(`(written to ${file})\n`);
+    const suiteSeconds = ((performance.now() - suiteStarted) / 1000).toFixed(0);
+    process.stdout.write(`(${suiteSeconds} s; written to ${file})\n`);
   }
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(`\nall suites: ${seconds.toFixed(0)} s; load average now ${loadAverage()}\n`);
 }
 
 await main(process.argv.slice(2));

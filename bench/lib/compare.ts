@@ -19,3 +19,10 @@ export function medianOf<T extends object>(samples: readonly T[]): T {
     ),
   ) as T;
 }
+
+/** (max − min) / median of one field over the samples, in percent: how much the repeated runs disagreed. */
+export function spreadPercent<T extends object>(samples: readonly T[], field: keyof T & string): number {
+  const values = samples.map((s) => (s as Record<string, unknown>)[field] as number);
+  if (values.length < 2) return 0;
+  return (100 * (Math.max(...values) - Math.min(...values))) / median(values);
+}
