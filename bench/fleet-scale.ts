@@ -57,6 +57,8 @@ export interface FleetScaleOptions {
   stages?: number[];
   holdSeconds?: number;
   workers?: number;
+  /** How long a stage may take to bring all its devices online (default 300 s). */
+  stageTimeoutSeconds?: number;
   /** Fleet-wide connection-rate cap (default 100/s): an uncapped storm makes a busy broker time connections out. */
   connectRatePerSecond?: number;
 }
@@ -139,7 +141,7 @@ async function measure(
       const started = performance.now();
       fleet.add(specs.slice(added, target));
       added = target;
-      await untilOnline(target, 300_000);
+      await untilOnline(target, (options.stageTimeoutSeconds ?? 300) * 1000);
       const secondsToOnline = (performance.now() - started) / 1000;
       await sleep(5_000); // let the handshake garbage go before reading memory
       stall.disable();
