@@ -54,3 +54,42 @@ export function parseCommand(topic: string, prefix: string, payload: Buffer): Co
 export function clampInterval(intervalMs: number): number {
   return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, Math.round(intervalMs)));
 }
+
+export interface CommandOutcome {
+  reply: CommandReply;
+  /** set-interval: the new telemetry interval. */
+  intervalMs?: number;
+  /** reboot: drop the connection (after the reply went out) and come back. */
+  reboot?: boolean;
+}
+
+/** What a device does with a command: the reply it sends, and the change it makes to itself. */
+export function runCommand(id: string, request: CommandRequest, receivedAt: number): CommandOutcome {
+  const reply = (ok: boolean, result: string, extra: Partial<CommandReply> = {}): CommandReply => ({
+    id,
+    command: request.name,
+    ...(request.requestId !== undefined && { requestId: request.requestId }),
+    ok,
+    result,
+    ...extra,
+    ts: Date.now(),
+  });
+  switch (request.name) {
+    case 'ping':
+      return {
+        reply: reply(true, 'pong', {
+          ...(request.sentAt !== undefined && { latencyMs: Math.max(0, receivedAt - request.sentAt) }),
+        }),
+      };
+    case 'set-interval': {
+      if (request.intervalMs === undefined)
+        return { reply: reply(false, 'set-interval needs {"intervalMs": <number>}') };
+      const intervalMs = clampInterval(request.intervalMs);
+      return { reply: reply(true, `interval ${intervalMs} ms`), intervalMs };
+    }
+    case 'reboot':
+      return { reply: reply(true, 'rebooting'), reboot: true };
+    default:
+      return { reply: reply(false, `unknown command "${request.name}"`) };
+  }
+}

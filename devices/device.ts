@@ -4,7 +4,7 @@
  * It reports everything as DeviceEvents; it runs the same in a worker thread or in the main thread (tests).
  */
 import { Backoff } from './backoff.ts';
-import { type CommandReply, clampInterval, parseCommand } from './commands.ts';
+import { parseCommand, runCommand } from './commands.ts';
 import { type Diagnosis, diagnoseCredentialLoad } from './diagnosis.ts';
 import type { DeviceEvent, DeviceState, MessageCounters } from './events.ts';
 import { AttemptRecorder } from './ladder.ts';
@@ -223,48 +223,22 @@ export class SimulatedDevice {
     if (!topic.startsWith(topics.commandPrefix(this.spec.id))) return;
     const request = parseCommand(topic, topics.commandPrefix(this.spec.id), payload);
     const receivedAt = Date.now();
-    let reply: Omit<CommandReply, 'id' | 'command' | 'ts'>;
-    switch (request.name) {
-      case 'ping':
-        reply = {
-          ok: true,
-          result: 'pong',
-          ...(request.sentAt !== undefined && { latencyMs: Math.max(0, receivedAt - request.sentAt) }),
-        };
-        break;
-      case 'set-interval': {
-        if (request.intervalMs === undefined) {
-          reply = { ok: false, result: 'set-interval needs {"intervalMs": <number>}' };
-          break;
-        }
-        this.intervalMs = clampInterval(request.intervalMs);
-        if (this.state === 'online') this.scheduleTelemetry();
-        reply = { ok: true, result: `interval ${this.intervalMs} ms` };
-        break;
-      }
-      case 'reboot':
-        reply = { ok: true, result: 'rebooting' };
-        break;
-      default:
-        reply = { ok: false, result: `unknown command "${request.name}"` };
+    const outcome = runCommand(this.spec.id, request, receivedAt);
+    const body = outcome.reply;
+    if (outcome.intervalMs !== undefined) {
+      this.intervalMs = outcome.intervalMs;
+      if (this.state === 'online') this.scheduleTelemetry();
     }
-    const body: CommandReply = {
-      id: this.spec.id,
-      command: request.name,
-      ...(request.requestId !== undefined && { requestId: request.requestId }),
-      ...reply,
-      ts: Date.now(),
-    };
     const sent =
       this.session?.publish(topics.replies(this.spec.id), JSON.stringify(body)) ?? Promise.resolve(false);
     this.emit({
       type: 'command',
       id: this.spec.id,
       command: request.name,
-      result: reply.result,
+      result: body.result,
       at: receivedAt,
     });
-    if (request.name === 'reboot' && reply.ok) void sent.then(() => this.reboot());
+    if (outcome.reboot) void sent.then(() => this.reboot());
   }
 
   /** Like a power cycle: the connection drops without DISCONNECT (the broker publishes our will), then we return. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clampInterval, parseCommand } from '../../devices/commands.ts';
+import { clampInterval, parseCommand, runCommand } from '../../devices/commands.ts';
 import { parseDuration } from '../../devices/duration.ts';
 import { EventBatch } from '../../devices/event-batch.ts';
 import type { DeviceEvent } from '../../devices/events.ts';
@@ -52,6 +52,32 @@ describe('commands', () => {
     expect(parseCommand(`${prefix}reboot`, prefix, Buffer.alloc(0))).toEqual({ name: 'reboot' });
     expect(parseCommand(`${prefix}reboot`, prefix, Buffer.from('not json'))).toEqual({ name: 'reboot' });
     expect(clampInterval(1)).toBe(100);
+  });
+
+  it('runs ping, set-interval, reboot and refuses unknown commands', () => {
+    expect(
+      runCommand('sensor-001', { name: 'ping', sentAt: 1_000, requestId: 'r' }, 1_250).reply,
+    ).toMatchObject({
+      id: 'sensor-001',
+      command: 'ping',
+      requestId: 'r',
+      ok: true,
+      result: 'pong',
+      latencyMs: 250,
+    });
+    expect(runCommand('s', { name: 'set-interval', intervalMs: 50 }, 0)).toMatchObject({
+      intervalMs: 100,
+      reply: { ok: true, result: 'interval 100 ms' },
+    });
+    expect(runCommand('s', { name: 'set-interval' }, 0)).toMatchObject({ reply: { ok: false } });
+    expect(runCommand('s', { name: 'reboot' }, 0)).toMatchObject({
+      reboot: true,
+      reply: { result: 'rebooting' },
+    });
+    expect(runCommand('s', { name: 'dance' }, 0).reply).toMatchObject({
+      ok: false,
+      result: 'unknown command "dance"',
+    });
   });
 
   it('telemetry payload carries id, seq and ts and cannot be spoofed by a reading', () => {
