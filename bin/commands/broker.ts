@@ -19,6 +19,7 @@ interface BrokerCommandOptions extends Partial<BrokerLimits> {
   auditFile?: string;
   strict?: boolean;
   jsonReady?: boolean;
+  stopWithParent?: boolean;
   quiet?: boolean;
 }
 
@@ -93,6 +94,10 @@ export function registerBrokerCommand(program: Command): void {
       'for a parent process: print one JSON line {"event":"listening","host","port",…} and no audit lines',
     )
     .option('--quiet', 'do not print audit records (they still go to the audit file and topic)')
+    .option(
+      '--stop-with-parent',
+      'for a parent process: shut down cleanly when standard input closes (the parent exited, even by SIGKILL)',
+    )
     .addHelpText(
       'after',
       `
@@ -156,6 +161,8 @@ Examples:
           void broker.close().then(resolve);
         };
         process.once('SIGINT', stop).once('SIGTERM', stop);
+        // A parent that dies without a word (SIGKILL) still closes our stdin pipe: never outlive it.
+        if (options.stopWithParent) process.stdin.once('end', () => stop('SIGTERM')).resume();
       });
       if (!options.jsonReady) process.stdout.write('broker stopped\n');
       process.exitCode = 0;

@@ -53,8 +53,10 @@ export function startBroker(options: StartBrokerOptions): Promise<BrokerProcess>
     '--state-dir',
     options.stateDir,
     '--json-ready',
+    '--stop-with-parent',
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin stays open as a lifeline: when this process dies, even by SIGKILL, the broker sees EOF and stops.
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const stderrTail: string[] = [];
   return new Promise((resolve, reject) => {
     let settled = false;
