@@ -178,8 +178,14 @@ describe('a simulated device against the real broker', () => {
     const stateDir = await pkiStateDir(cleanup);
     const broker = await ourBroker(stateDir, cleanup);
     const accepted: Array<{ cn?: string; clientId?: string }> = [];
+    let allAccepted: () => void = () => {};
+    const everyoneAccepted = new Promise<void>((resolve) => {
+      allAccepted = resolve;
+    });
     broker.on('audit', (record) => {
-      if (record.event === 'connection-accepted') accepted.push({ cn: record.cn, clientId: record.clientId });
+      if (record.event !== 'connection-accepted') return;
+      accepted.push({ cn: record.cn, clientId: record.clientId });
+      if (accepted.length === 24) allAccepted();
     });
     const specs = await planFleet({
       stateDir,
@@ -191,6 +197,8 @@ describe('a simulated device against the real broker', () => {
     const log = new EventLog();
     for (const spec of specs) await device(spec, log);
     for (const spec of specs) await log.state(spec.id, 'online');
+    // The broker may audit an acceptance a moment after its CONNACK: wait for the records, not for time.
+    await everyoneAccepted;
     // The broker requires client id = CN, so a device holding another's certificate could not be online; the
     // audit shows each identity exactly once, under its own name.
     expect(accepted.map((entry) => entry.cn).sort()).toEqual(specs.map((spec) => spec.id).sort());
