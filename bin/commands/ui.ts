@@ -17,6 +17,9 @@ export function registerUiCommand(program: Command): void {
     // React's development build checks and warns on every render: several times slower. The dashboard is a product,
     // not a React development session (set NODE_ENV=development to get the checks back).
     process.env.NODE_ENV ??= 'production';
+    // Ink renders only the last frame when CI is set; on a real terminal the user (or a tmux test under CI) wants
+    // the live dashboard. Must happen before Ink is loaded: it reads CI once, at import.
+    if (process.stdout.isTTY) delete process.env.CI;
     const [{ runDashboard }, { ROGUE_ITEMS }, { parseDuration }] = await Promise.all([
       import('../../ui/index.ts'),
       import('../../ui/catalogue.ts'),
