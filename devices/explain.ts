@@ -20,7 +20,7 @@ export type Explainer = (
 ) => Promise<Explanation | undefined>;
 
 /** Audit events that carry a refusal of the connection (broker/audit-record.ts). */
-const REFUSALS = new Set([
+export const REFUSALS = new Set([
   'handshake-refused',
   'connect-refused',
   'publish-denied',
@@ -28,7 +28,7 @@ const REFUSALS = new Set([
   'disconnected',
 ]);
 /** Reasons a device already knows better, or that do not explain anything. */
-const UNINFORMATIVE = new Set(['OK', 'CLIENT_CLOSED']);
+export const UNINFORMATIVE = new Set(['OK', 'CLIENT_CLOSED']);
 
 export interface AuditLine {
   ts?: string;

@@ -5,16 +5,8 @@
  */
 import { isReason, type Reason } from '../../core/reasons.ts';
 import { stepForReason } from '../../devices/diagnosis.ts';
-import type { Explainer } from '../../devices/explain.ts';
+import { type Explainer, REFUSALS, UNINFORMATIVE } from '../../devices/explain.ts';
 
-const REFUSALS = new Set([
-  'handshake-refused',
-  'connect-refused',
-  'publish-denied',
-  'subscribe-denied',
-  'disconnected',
-]);
-const UNINFORMATIVE = new Set(['OK', 'CLIENT_CLOSED']);
 const REMEMBERED = 5000;
 
 interface Refusal {
