@@ -23,6 +23,9 @@ export function runPeer(
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  // A peer that refuses early (mosquitto_pub with a rejected certificate) may exit before reading its stdin:
+  // the resulting EPIPE is the peer's business, not an uncaught error of the test run.
+  child.stdin.on('error', () => {});
   child.stdin.end(
     options.input === undefined ? '' : Buffer.from(options.input, options.latin1 ? 'latin1' : 'utf8'),
   );
