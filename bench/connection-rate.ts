@@ -78,7 +78,10 @@ export async function benchConnectionRate(options: ConnectOptions) {
   const timing = quick ? { warmupMs: 300, durationMs: 1000 } : { warmupMs: 1500, durationMs: 6000 };
   const concurrency = options.concurrency ?? 32;
   const keys = options.keys ?? (['ec', 'rsa'] as DeviceKey[]);
-  const names = options.brokers ?? (['certfleet', 'mosquitto'] as BrokerName[]);
+  // bare-tls (Node + OpenSSL, no broker) and openssl s_server (OpenSSL, no Node) split certfleet's gap to Mosquitto
+  // into what is ours and what is the platform's.
+  const names =
+    options.brokers ?? (['certfleet', 'mosquitto', 'bare-tls', 'openssl-s_server'] as BrokerName[]);
   const pki = await benchPki({ ec: 64, rsa: 16 });
   const speeds = opensslHandshakeSpeeds(1);
   const brokers: BrokerUnderTest[] = [];
@@ -89,7 +92,13 @@ export async function benchConnectionRate(options: ConnectOptions) {
       const identities = key === 'ec' ? pki.ec : pki.rsa;
       for (let repetition = 0; repetition < repetitions; repetition++) {
         for (const broker of alternatingOrder(brokers, repetition)) {
-          samples.push(await measureConnect(broker, { ca: pki.ca, identities, concurrency, ...timing }, key));
+          samples.push(
+            await measureConnect(
+              broker,
+              { ca: pki.ca, identities, concurrency, probe: broker.probe, ...timing },
+              key,
+            ),
+          );
         }
       }
     }
@@ -117,6 +126,17 @@ export async function benchConnectionRate(options: ConnectOptions) {
       [
         `${key}: certfleet/mosquitto connections per broker CPU-second`,
         ratio(pick('certfleet', key, 'perBrokerCpuSecond'), pick('mosquitto', key, 'perBrokerCpuSecond')),
+      ],
+      [
+        `${key}: certfleet/bare node:tls connections per server CPU-second`,
+        ratio(pick('certfleet', key, 'perBrokerCpuSecond'), pick('bare-tls', key, 'perBrokerCpuSecond')),
+      ],
+      [
+        `${key}: bare node:tls/openssl s_server connections per server CPU-second`,
+        ratio(
+          pick('bare-tls', key, 'perBrokerCpuSecond'),
+          pick('openssl-s_server', key, 'perBrokerCpuSecond'),
+        ),
       ],
       [
         `${key}: certfleet per broker CPU-second / openssl-speed ceiling`,

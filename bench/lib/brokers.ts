@@ -13,12 +13,17 @@ import { mosquittoAcl, mosquittoConfig } from './mosquitto-config.ts';
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 
-export type BrokerName = 'certfleet' | 'certfleet-noauth' | 'mosquitto';
+export type BrokerName = 'certfleet' | 'certfleet-noauth' | 'mosquitto' | 'bare-tls' | 'openssl-s_server';
+
+/** How a load generator proves the server verified its certificate: an MQTT CONNACK, or a line echoed back. */
+export type Probe = 'mqtt' | 'line';
 
 export interface BrokerUnderTest {
   readonly name: BrokerName;
   readonly port: number;
   readonly pid: number;
+  /** `line` for openssl s_server, which speaks no MQTT. */
+  readonly probe: Probe;
   stop(): Promise<void>;
 }
 
@@ -55,26 +60,87 @@ export async function startCertfleet(
   stateDir: string,
   options: CertfleetBrokerOptions = {},
 ): Promise<BrokerUnderTest> {
+  const name: BrokerName = options.authorization === false ? 'certfleet-noauth' : 'certfleet';
+  return startNodeServer(
+    name,
+    'certfleet-broker.ts',
+    [stateDir, ...(options.authorization === false ? ['--no-authorization'] : [])],
+    options.cpuProfDir,
+  );
+}
+
+/** A server script of bench/servers/ in its own process; it prints one JSON line {"port":…} when listening. */
+async function startNodeServer(
+  name: BrokerName,
+  script: string,
+  scriptArgs: string[],
+  cpuProfDir?: string,
+): Promise<BrokerUnderTest> {
   const args = [
-    ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : []),
+    ...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []),
     '--import',
     'tsx',
-    join(REPO, 'bench', 'servers', 'certfleet-broker.ts'),
-    stateDir,
-    ...(options.authorization === false ? ['--no-authorization'] : []),
+    join(REPO, 'bench', 'servers', script),
+    ...scriptArgs,
   ];
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
   const stop = stopper(child);
   const ready = await new Promise<{ port: number }>((done, fail) => {
     const lines = createInterface({ input: child.stdout! });
     lines.once('line', (line) => done(JSON.parse(line) as { port: number }));
-    child.once('exit', (code) => fail(new Error(`certfleet broker exited (${code}) before listening`)));
+    child.once('exit', (code) => fail(new Error(`${name} exited (${code}) before listening`)));
   }).catch(async (error) => {
     await stop();
     throw error;
   });
-  const name: BrokerName = options.authorization === false ? 'certfleet-noauth' : 'certfleet';
-  return { name, port: ready.port, pid: child.pid!, stop };
+  return { name, port: ready.port, pid: child.pid!, probe: 'mqtt', stop };
+}
+
+/** The reference for what Node + OpenSSL cost without a broker (bench/servers/bare-tls.ts). */
+export function startBareTls(stateDir: string): Promise<BrokerUnderTest> {
+  return startNodeServer('bare-tls', 'bare-tls.ts', [stateDir]);
+}
+
+/**
+ * The reference for what OpenSSL costs without Node: `openssl s_server` with the broker's certificate, the same
+ * trust anchor, a required client certificate, no tickets, echoing a line back once the client is verified. It checks
+ * the issuing CA's CRL for the leaf only (s_server reads one CRL), where the broker checks both: one lookup less.
+ */
+export async function startOpensslServer(stateDir: string): Promise<BrokerUnderTest> {
+  const layout = pkiLayout(stateDir);
+  const port = await freePort();
+  const server = join(layout.identitiesDir, 'server');
+  const args = [
+    's_server',
+    '-accept',
+    `127.0.0.1:${port}`,
+    '-cert',
+    join(server, 'cert.pem'),
+    '-key',
+    join(server, 'key.pem'),
+    '-cert_chain',
+    layout.issuingCert,
+    '-CAfile',
+    layout.rootCert,
+    '-Verify',
+    '3',
+    '-verify_return_error',
+    '-CRL',
+    layout.issuingCrl,
+    '-crl_check',
+    '-no_ticket',
+    '-num_tickets',
+    '0',
+    '-rev',
+    '-quiet',
+  ];
+  const child = spawn('openssl', args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  const stop = stopper(child);
+  await waitForPort(port, child, 10_000).catch(async (error) => {
+    await stop();
+    throw error;
+  });
+  return { name: 'openssl-s_server', port, pid: child.pid!, probe: 'line', stop };
 }
 
 export function freePort(): Promise<number> {
@@ -91,7 +157,8 @@ export function freePort(): Promise<number> {
 async function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
   const started = Date.now();
   while (Date.now() - started < deadlineMs) {
-    if (child.exitCode !== null) throw new Error(`mosquitto exited (${child.exitCode}) before listening`);
+    if (child.exitCode !== null)
+      throw new Error(`${child.spawnfile} exited (${child.exitCode}) before listening`);
     const open = await new Promise<boolean>((done) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -103,7 +170,7 @@ async function waitForPort(port: number, child: ChildProcess, deadlineMs: number
     if (open) return;
     await new Promise((wait) => setTimeout(wait, 50));
   }
-  throw new Error(`mosquitto did not listen on ${port} within ${deadlineMs} ms`);
+  throw new Error(`${child.spawnfile} did not listen on ${port} within ${deadlineMs} ms`);
 }
 
 export async function startMosquitto(stateDir: string): Promise<BrokerUnderTest> {
@@ -129,7 +196,7 @@ export async function startMosquitto(stateDir: string): Promise<BrokerUnderTest>
     await stop();
     throw error;
   });
-  return { name: 'mosquitto', port, pid: child.pid!, stop };
+  return { name: 'mosquitto', port, pid: child.pid!, probe: 'mqtt', stop };
 }
 
 export function startBrokerByName(
@@ -138,6 +205,8 @@ export function startBrokerByName(
   cpuProfDir?: string,
 ): Promise<BrokerUnderTest> {
   if (name === 'mosquitto') return startMosquitto(stateDir);
+  if (name === 'bare-tls') return startBareTls(stateDir);
+  if (name === 'openssl-s_server') return startOpensslServer(stateDir);
   return startCertfleet(stateDir, {
     authorization: name !== 'certfleet-noauth',
     ...(cpuProfDir !== undefined && { cpuProfDir }),

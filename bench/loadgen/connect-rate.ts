@@ -16,6 +16,8 @@ export interface ConnectRateParams {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /** `mqtt` (default): CONNECT, wait for CONNACK. `line`: send a line, wait for the echo (openssl s_server -rev). */
+  probe?: 'mqtt' | 'line';
 }
 
 export interface ConnectRateResult {
@@ -36,6 +38,7 @@ const params = readParams<ConnectRateParams>();
 const contexts = secureContexts(params.ca, params.identities);
 const packets = params.identities.map((identity) => connectPacket(identity.clientId));
 const CONNECT_TIMEOUT_MS = 15_000;
+const PROBE_LINE = Buffer.from('ping\n');
 
 let measuring = false;
 let stopped = false;
@@ -85,9 +88,14 @@ function connectOnce(): Promise<void> {
     });
     socket.once('secureConnect', () => {
       if (socket.isSessionReused()) resumed++;
-      socket.write(packets[index]!);
+      socket.write(params.probe === 'line' ? PROBE_LINE : packets[index]!);
     });
-    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    // Under TLS 1.3 the client is verified after its Finished: only an answer proves the server accepted it.
+    socket.on('data', (chunk: Buffer) => {
+      if (params.probe !== 'line') return reader.push(chunk);
+      socket.end();
+      finish(true);
+    });
     socket.on('error', (error: NodeJS.ErrnoException) => finish(false, error.code ?? error.message));
     socket.once('close', () => finish(false, 'closed before CONNACK'));
   });
