@@ -56,6 +56,15 @@ export function auditBase(
   };
 }
 
+/** A publish refused by the policy: an answer to the client, not a broken session (see session-ends.ts). */
+export function publishDenied(message: string): Error {
+  return Object.assign(new Error(message), { publishDenied: true });
+}
+
+export function isPublishDenied(error: Error): boolean {
+  return (error as { publishDenied?: boolean }).publishDenied === true;
+}
+
 function notAuthorized(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: 5 as const });
 }
@@ -144,6 +153,12 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
       if (session.cause === 'REVOKED') return callback(new Error('revoked')); // not even its last will
       if (session.grant.canPublish(packet.topic)) return callback(null);
       const isWill = packet === (client as Client & { will?: unknown }).will;
+      // MQTT 5: aedes keeps the client and answers a QoS>0 publish with PUBACK/PUBREC 0x87 (the error message is
+      // the reason string); MQTT 3.1.1 has no such code, so aedes closes the connection.
+      const keepsClient = client.version === 5 && !isWill;
+      const outcome = keepsClient
+        ? `outside the grant: ${packet.qos > 0 ? `PUB${packet.qos === 1 ? 'ACK' : 'REC'} 0x87` : 'dropped (QoS 0)'}`
+        : 'outside the grant: disconnecting';
       context.audit({
         event: 'publish-denied',
         reason: 'PUBLISH_DENIED',
@@ -153,13 +168,15 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
           ? "'$' topics belong to the broker"
           : isWill
             ? 'last will outside the grant: not published'
-            : 'outside the grant: disconnecting',
+            : outcome,
       });
-      if (!isWill) {
+      if (!isWill && !keepsClient) {
         session.cause ??= 'PUBLISH_DENIED';
         session.detail ??= packet.topic;
       }
-      callback(new Error(`publish to ${packet.topic} denied`)); // aedes closes the connection (MQTT 3.1.1)
+      callback(
+        publishDenied(`PUBLISH_DENIED: "${packet.topic}" is outside the grant of "${session.info.cn}"`),
+      );
     },
 
     authorizeSubscribe(client, subscription, callback) {

@@ -5,7 +5,7 @@
 import type { Aedes, Client } from 'aedes';
 import type { Reason } from '../core/reasons.ts';
 import type { AuditRecord } from './audit-record.ts';
-import { auditBase, type ConnectionInfo, type SessionRegistry } from './authorization.ts';
+import { auditBase, type ConnectionInfo, isPublishDenied, type SessionRegistry } from './authorization.ts';
 
 function causeOf(error: Error): Reason {
   const message = error.message ?? '';
@@ -55,6 +55,7 @@ export function watchSessionEnds(
   broker.on('clientError', (client, error) => {
     const session = registry.sessions.get(client);
     if (!session || session.cause) return;
+    if (isPublishDenied(error)) return; // MQTT 5: answered with a reason code, the session goes on (audited already)
     session.cause = causeOf(error);
     if (session.cause !== 'CLIENT_CLOSED') session.detail = error.message;
   });

@@ -1,5 +1,6 @@
 /** Identities and topic permissions on a live broker: spoofing, overreach, snooping, wills, $SYS. */
 import type { MqttClient } from 'mqtt';
+import type { IPubackPacket, Packet } from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_TOPIC, type AuditRecord } from '../../broker/audit-record.ts';
 import {
@@ -99,6 +100,32 @@ describe('publish', () => {
       (r) => r.event === 'disconnected' && r.connection === denied.connection,
     );
     expect(end.reason).toBe('PUBLISH_DENIED');
+  });
+
+  it('MQTT 5: into another device topic → PUBACK 0x87 with a reason string, and the device stays connected', async () => {
+    const device = await connected('sensor-002', { protocolVersion: 5 });
+    const acks: Packet[] = [];
+    device.on('packetreceive', (packet) => acks.push(packet));
+    const error = await new Promise<(Error & { code?: number }) | undefined>((resolve) =>
+      device.publish('devices/sensor-001/telemetry', 'forged', { qos: 1 }, (e) => resolve(e ?? undefined)),
+    );
+    expect(error?.code).toBe(0x87);
+    const puback = acks.find((p) => p.cmd === 'puback') as IPubackPacket | undefined;
+    expect(puback?.reasonCode).toBe(0x87);
+    expect(puback?.properties?.reasonString).toBe(
+      'PUBLISH_DENIED: "devices/sensor-001/telemetry" is outside the grant of "sensor-002"',
+    );
+    const denied = await fixture.waitFor((r) => r.event === 'publish-denied' && r.cn === 'sensor-002');
+    expect(denied.detail).toBe('outside the grant: PUBACK 0x87');
+    // still connected and still allowed its own topic
+    const own = await new Promise<Error | undefined>((resolve) =>
+      device.publish('devices/sensor-002/telemetry', '1', { qos: 1 }, (e) => resolve(e ?? undefined)),
+    );
+    expect(own).toBeUndefined();
+    expect(device.connected).toBe(true);
+    expect(
+      fixture.records.some((r) => r.event === 'disconnected' && r.connection === denied.connection),
+    ).toBe(false);
   });
 
   it('to $SYS is refused even where no policy could grant it', async () => {
