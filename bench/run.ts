@@ -11,6 +11,7 @@ import { benchConnectionRate } from './connection-rate.ts';
 import { benchFleetCompare } from './fleet-compare.ts';
 import { benchPkiIssuance } from './pki-issuance.ts';
 import { benchThroughput } from './throughput.ts';
+import { benchUi } from './ui-responsiveness.ts';
 
 type Suite = (options: { quick: boolean }) => Promise<unknown>;
 
@@ -19,6 +20,7 @@ export const SUITES: Record<string, Suite> = {
   throughput: benchThroughput,
   fleet: benchFleetCompare,
   pki: benchPkiIssuance,
+  ui: benchUi,
 };
 
 function printResult(name: string, result: unknown): void {
@@ -33,7 +35,7 @@ function printResult(name: string, result: unknown): void {
       ),
     );
   // Every sample stays in the JSON file; the terminal gets the medians, ratios and method.
-  const { runs: _runs, samples: _samples, ...rest } = value as Record<string, unknown>;
+  const { runs: _runs, samples: _samples, captures: _captures, ...rest } = value as Record<string, unknown>;
   process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
 }
 

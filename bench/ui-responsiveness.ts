@@ -1,10 +1,13 @@
 /**
- * Dashboard responsiveness with many devices, in a real terminal (tmux 160×45):
- *   node --import tsx bench/ui-responsiveness.ts [devices=1000]
- * Starts `certfleet ui --sensors N` on a fresh state dir, waits until (almost) all are online, then measures for 20 s
- * the UI (main) thread's CPU and the whole process's (the fleet's device workers live in the same process), and
- * sends 60 navigation keys, timing each from its arrival on stdin to the next frame written (CERTFLEET_UI_TRACE).
+ * `npm run bench -- ui [--quick]`: the dashboard in a real terminal (tmux) with a big fleet.
+ *   1. Start-up: `certfleet ui --sensors N` on a state dir with a PKI but no device certificates; time until the
+ *      header counts N devices online (the certificates are issued during start-up).
+ *   2. For each terminal size (80×24, 160×45): an idle window (telemetry of N devices flowing, no keys) for the UI
+ *      thread's and the process's CPU, then navigation keys one every 333 ms, each timed from its arrival on stdin
+ *      to the next frame written (CERTFLEET_UI_TRACE, see ui/launch/trace.ts); the process's RSS; a screen capture.
+ * Also runnable alone: node --import tsx bench/ui-responsiveness.ts [devices]
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,69 +15,142 @@ import { join, resolve } from 'node:path';
 import { TmuxSession } from '../test/helpers/ui-tmux.ts';
 import type { UiTrace } from '../ui/launch/trace.ts';
 import { PID_FILE } from '../ui/launch/run-dashboard.ts';
+import { cpuSeconds, loadAverage, residentKiB } from './lib/process-stats.ts';
 
-const devices = Number(process.argv[2] ?? 1000);
 const REPO = resolve(import.meta.dirname, '..');
-const TICKS = 100; // clock ticks per second in /proc
-
-function cpuSeconds(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
+const CLI = join(REPO, 'bin/certfleet.js');
+const SIZES: readonly [number, number][] = [
+  [80, 24],
+  [160, 45],
+];
+const KEYS = ['j', 'j', 'j', 'PageDown', 'j', 'k', 'PageUp', 'End', 'Home', 'Tab', 'Up', 'Tab'];
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-const percentile = (values: number[], p: number) => {
+
+export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-};
+}
 
-const stateDir = await mkdtemp(join(tmpdir(), 'certfleet-ui-bench-'));
-const traceFile = join(stateDir, 'trace.json');
-const command = `cd '${REPO}' && CERTFLEET_UI_TRACE='${traceFile}' node bin/certfleet.js ui --sensors ${devices} --interval 2s --state-dir '${stateDir}'; sleep 600`;
-const tmux = TmuxSession.start(`certfleet-bench-${process.pid}`, command);
-try {
+function threadCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+const onlineOf = (screen: string) => Number(/● online (\d+)/.exec(screen)?.[1] ?? 0);
+
+export interface UiBenchRun {
+  size: string;
+  idleUiCpuPct: number;
+  idleProcessCpuPct: number;
+  keys: number;
+  repaintP50Ms: number;
+  repaintP95Ms: number;
+  repaintMaxMs: number;
+  inkRenderP50Ms: number;
+  inkRenderP95Ms: number;
+  bytesPerWrite: number;
+  rssMB: number;
+  uiHeapMB: number;
+  load1: number;
+}
+
+export async function benchUi(options: { quick: boolean; devices?: number }) {
+  const devices = options.devices ?? (options.quick ? 200 : 1000);
+  const keyCount = options.quick ? 15 : 40;
+  const stateDir = await mkdtemp(join(tmpdir(), 'certfleet-ui-bench-'));
+  const traceFile = join(stateDir, 'trace.json');
+  // The CA exists (first-run RSA-3072 root key generation is not what is measured); device certificates do not.
+  execFileSync(process.execPath, [CLI, 'pki', 'init', '--state-dir', stateDir], { stdio: 'ignore' });
+  const command = `cd '${REPO}' && CERTFLEET_UI_TRACE='${traceFile}' node bin/certfleet.js ui --sensors ${devices} --rogue expired,revoked --interval 2s --state-dir '${stateDir}'; sleep 600`;
+  const load1AtStart = loadAverage();
   const started = Date.now();
-  await tmux.waitFor((screen) => Number(/● online (\d+)/.exec(screen)?.[1] ?? 0) >= devices * 0.98, 600_000);
-  console.log(`${devices} devices online after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as { dashboard: number };
-  const thread = `/proc/${pids.dashboard}/task/${pids.dashboard}/stat`;
-  const whole = `/proc/${pids.dashboard}/stat`;
-  process.kill(pids.dashboard, 'SIGUSR2'); // the dashboard's own window (latencies, frame times) starts with ours
-  const t0 = { ui: cpuSeconds(thread), all: cpuSeconds(whole), at: Date.now() };
-  const keys = ['j', 'j', 'j', 'PageDown', 'j', 'k', 'PageUp', 'End', 'Home', 'Tab', 'Up', 'Tab'];
-  for (let i = 0; i < 60; i++) {
-    tmux.keys(keys[i % keys.length] as string);
-    await sleep(333);
-  }
-  const t1 = { ui: cpuSeconds(thread), all: cpuSeconds(whole), at: Date.now() };
-  const wall = (t1.at - t0.at) / 1000;
-  console.log(
-    `window ${wall.toFixed(1)} s: UI thread CPU ${((100 * (t1.ui - t0.ui)) / wall).toFixed(1)}% of a core,`,
-  );
-  console.log(
-    `  whole process (UI + ${devices} devices in worker threads) ${((100 * (t1.all - t0.all)) / wall).toFixed(1)}%`,
-  );
-  console.log(tmux.capture());
-  tmux.keys('q');
-  for (let i = 0; i < 100; i++) {
-    const done = await readFile(traceFile, 'utf8').catch(() => '');
-    if (done) {
-      const trace = JSON.parse(done) as UiTrace;
-      const latencies = trace.latenciesMs;
-      const frames = trace.framesMs;
-      console.log(
-        `Ink frames: ${frames.length}, render time p50 ${percentile(frames, 50).toFixed(1)} ms, p95 ${percentile(frames, 95).toFixed(1)} ms`,
-      );
-      console.log(
-        `keystroke → repaint over ${latencies.length} keys: p50 ${percentile(latencies, 50).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`,
-      );
-      break;
+  const tmux = TmuxSession.start(`certfleet-bench-${process.pid}`, command, 160, 45);
+  const runs: UiBenchRun[] = [];
+  const captures: Record<string, string> = {};
+  const startup: Record<string, number> = { devices, load1AtStart };
+  try {
+    await tmux.waitFor(/devices \d+/, 120_000);
+    startup.firstScreenSeconds = (Date.now() - started) / 1000;
+    const milestones = [0.5, 0.9, 0.98, 1];
+    for (const fraction of milestones) {
+      await tmux.waitFor((screen) => onlineOf(screen) >= Math.floor(devices * fraction), 600_000);
+      startup[`online${Math.round(fraction * 100)}pctSeconds`] = (Date.now() - started) / 1000;
     }
-    await sleep(200);
+    startup.load1AtOnline = loadAverage();
+    const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as { dashboard: number };
+    const pid = pids.dashboard;
+    let windows = 0;
+    const mark = async (): Promise<UiTrace | undefined> => {
+      process.kill(pid, 'SIGUSR2');
+      windows++;
+      if (windows === 1) return undefined;
+      for (let i = 0; i < 50; i++) {
+        const text = await readFile(`${traceFile}.${windows - 1}`, 'utf8').catch(() => '');
+        if (text) return JSON.parse(text) as UiTrace;
+        await sleep(100);
+      }
+      throw new Error('the dashboard did not write its trace window');
+    };
+    await mark();
+    for (const [columns, rows] of SIZES) {
+      const size = `${columns}×${rows}`;
+      execFileSync('tmux', ['resize-window', '-t', tmux.name, '-x', String(columns), '-y', String(rows)]);
+      await sleep(3000);
+      await mark(); // the resize's own frames are left out
+      const idleFrom = { ui: threadCpuSeconds(pid), all: cpuSeconds(pid), at: Date.now() };
+      await sleep(options.quick ? 5000 : 10_000);
+      const idleWall = (Date.now() - idleFrom.at) / 1000;
+      const idleUi = (100 * (threadCpuSeconds(pid) - idleFrom.ui)) / idleWall;
+      const idleAll = (100 * (cpuSeconds(pid) - idleFrom.all)) / idleWall;
+      await mark();
+      for (let i = 0; i < keyCount; i++) {
+        tmux.keys(KEYS[i % KEYS.length] as string);
+        await sleep(333);
+      }
+      const trace = (await mark()) as UiTrace;
+      captures[size] = tmux.capture();
+      const lat = trace.latenciesMs;
+      runs.push({
+        size,
+        idleUiCpuPct: idleUi,
+        idleProcessCpuPct: idleAll,
+        keys: lat.length,
+        repaintP50Ms: percentile(lat, 50),
+        repaintP95Ms: percentile(lat, 95),
+        repaintMaxMs: Math.max(...lat),
+        inkRenderP50Ms: percentile(trace.framesMs, 50),
+        inkRenderP95Ms: percentile(trace.framesMs, 95),
+        bytesPerWrite: trace.writes > 0 ? trace.bytesWritten / trace.writes : 0,
+        rssMB: residentKiB(pid) / 1024,
+        uiHeapMB: trace.uiHeapMB,
+        load1: loadAverage(),
+      });
+    }
+    for (const [size, screen] of Object.entries(captures)) {
+      process.stdout.write(`\n-- screen at ${size} --\n${screen}`);
+    }
+    tmux.keys('q');
+    await tmux.waitFor(/stopped the broker/, 30_000).catch(() => undefined);
+  } finally {
+    tmux.kill();
+    await sleep(500);
+    await rm(stateDir, { recursive: true, force: true });
   }
-} finally {
-  tmux.kill();
-  await sleep(500);
-  await rm(stateDir, { recursive: true, force: true });
+  return {
+    devices,
+    startup,
+    runs,
+    captures,
+    method:
+      'tmux; CA pre-made, device certificates issued during start-up; keys one per 333 ms, latency = stdin data → next stdout write in the dashboard process; idle = no keys, telemetry every 2 s per device; RSS = whole process (UI thread + fleet worker threads), uiHeapMB = the UI thread V8 heap',
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await benchUi({ quick: false, devices: Number(process.argv[2] ?? 1000) });
+  const { captures: _c, ...rest } = result;
+  console.table(result.runs);
+  console.log(JSON.stringify(rest.startup, null, 2));
 }

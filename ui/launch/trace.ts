@@ -1,19 +1,27 @@
 /**
  * Optional measurement (CERTFLEET_UI_TRACE=<file>): keystroke-to-repaint latency (from when the UI thread reads a
- * key off stdin to the next frame written to stdout), Ink's render time per frame, and the UI thread's CPU time,
- * written as JSON when the dashboard stops. SIGUSR2 restarts the window. Used by
- * bench/ui-responsiveness.ts; costs nothing when the variable is unset.
+ * key off stdin to the next frame written to stdout), Ink's render time per frame, bytes written, the UI thread's CPU
+ * time and the process's memory. SIGUSR2 closes the current window (written to `<file>.<n>`, n = 1, 2…) and opens a
+ * new one; the last window is written to `<file>` when the dashboard stops. Used by bench/ui-responsiveness.ts;
+ * costs nothing when the variable is unset.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 
 export interface UiTrace {
   latenciesMs: number[];
   /** Ink's render time of every frame in the window, ms. */
   framesMs: number[];
+  /** What went to the terminal in the window: writes and bytes. */
+  writes: number;
+  bytesWritten: number;
   /** Main (UI) thread CPU seconds, from /proc/self/task/<pid>/stat, sampled at start and stop. */
   uiThreadCpuSeconds: number;
   processCpuSeconds: number;
   wallSeconds: number;
+  /** Whole process resident set (UI + fleet worker threads), and the UI thread's own V8 heap, MB at the end. */
+  rssMB: number;
+  uiHeapMB: number;
 }
 
 function mainThreadCpuSeconds(): number {
@@ -33,10 +41,15 @@ export interface Trace {
   stop(): void;
 }
 
+const MB = 1024 * 1024;
+
 export function startTrace(file: string | undefined): Trace {
   if (!file) return { mark: () => {}, frame: () => {}, stop: () => {} };
   const latencies: number[] = [];
   const frames: number[] = [];
+  let writes = 0;
+  let bytes = 0;
+  let windows = 0;
   let keyAt: number | undefined;
   const onKey = () => {
     keyAt ??= performance.now();
@@ -48,20 +61,44 @@ export function startTrace(file: string | undefined): Trace {
       latencies.push(performance.now() - keyAt);
       keyAt = undefined;
     }
+    writes++;
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Uint8Array)?.length ?? 0);
     return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
   }) as typeof process.stdout.write;
-  let start = { ui: 0, process: 0, wall: performance.now() };
+  const sample = () => {
+    const usage = process.cpuUsage();
+    return {
+      ui: mainThreadCpuSeconds(),
+      process: (usage.user + usage.system) / 1e6,
+      wall: performance.now(),
+    };
+  };
+  let start = sample();
+  const result = (): UiTrace => {
+    const end = sample();
+    return {
+      latenciesMs: [...latencies],
+      framesMs: [...frames],
+      writes,
+      bytesWritten: bytes,
+      uiThreadCpuSeconds: end.ui - start.ui,
+      processCpuSeconds: end.process - start.process,
+      wallSeconds: (end.wall - start.wall) / 1000,
+      rssMB: process.memoryUsage.rss() / MB,
+      uiHeapMB: getHeapStatistics().total_physical_size / MB,
+    };
+  };
   const trace: Trace = {
-    /** Starts the measurement window again (the bench sends SIGUSR2 once every device is online). */
+    /** Closes the window (the bench sends SIGUSR2 between phases) and opens the next. */
     mark() {
+      if (windows > 0) writeFileSync(`${file}.${windows}`, JSON.stringify(result()));
+      windows++;
       latencies.length = 0;
       frames.length = 0;
-      const usage = process.cpuUsage();
-      start = {
-        ui: mainThreadCpuSeconds(),
-        process: (usage.user + usage.system) / 1e6,
-        wall: performance.now(),
-      };
+      writes = 0;
+      bytes = 0;
+      keyAt = undefined;
+      start = sample();
     },
     frame(renderTimeMs) {
       frames.push(renderTimeMs);
@@ -69,15 +106,7 @@ export function startTrace(file: string | undefined): Trace {
     stop() {
       process.stdin.off('data', onKey);
       process.stdout.write = write;
-      const usage = process.cpuUsage();
-      const result: UiTrace = {
-        latenciesMs: latencies,
-        framesMs: frames,
-        uiThreadCpuSeconds: mainThreadCpuSeconds() - start.ui,
-        processCpuSeconds: (usage.user + usage.system) / 1e6 - start.process,
-        wallSeconds: (performance.now() - start.wall) / 1000,
-      };
-      writeFileSync(file, JSON.stringify(result));
+      writeFileSync(file, JSON.stringify(result()));
     },
   };
   process.on('SIGUSR2', () => trace.mark());

@@ -1,0 +1,143 @@
+/**
+ * The dashboard's frame cost in-process, without a terminal: App over a synthetic fleet of N devices rendered by
+ * Ink into a fake TTY of a given size; each key is timed from stdin to Ink's write. Isolates the UI's own cost from
+ * the machine's load and the fleet's (what `npm run bench -- ui` measures end to end). For profiling:
+ *   node --cpu-prof --import tsx bench/lib/ui-frame-cost.tsx 160 45 1000
+ */
+import { EventEmitter } from 'node:events';
+import { render } from 'ink';
+import { createElement } from 'react';
+import { App } from '../../ui/App.tsx';
+import type { FleetControls } from '../../ui/controls.ts';
+import { FleetStore } from '../../ui/store/fleet-store.ts';
+
+class FakeStdout extends EventEmitter {
+  isTTY = true;
+  bytes = 0;
+  writes = 0;
+  onWrite?: () => void;
+  constructor(
+    readonly columns: number,
+    readonly rows: number,
+  ) {
+    super();
+  }
+  write = (chunk: string) => {
+    this.bytes += chunk.length;
+    this.writes++;
+    this.onWrite?.();
+    return true;
+  };
+}
+
+class FakeStdin extends EventEmitter {
+  isTTY = true;
+  private data: string | null = null;
+  write(data: string) {
+    this.data = data;
+    this.emit('readable');
+  }
+  read = () => {
+    const { data } = this;
+    this.data = null;
+    return data;
+  };
+  setEncoding() {}
+  setRawMode() {}
+  resume() {}
+  pause() {}
+  ref() {}
+  unref() {}
+}
+
+const controls: FleetControls = {
+  addDevice: async () => 'x',
+  addRogue: async () => 'x',
+  remove: async () => {},
+  setPaused: async () => {},
+  sendCommand: async () => {},
+  revoke: async () => {},
+  certificate: async () => null,
+  quit: async () => {},
+};
+
+export async function frameCost(columns: number, rows: number, devices: number, keys = 60) {
+  const store = new FleetStore({ frameMs: 250 });
+  store.setBroker({ host: '127.0.0.1', port: 8883, startedAt: Date.now(), caFingerprint: 'AA:BB' });
+  for (let i = 0; i < devices; i++) {
+    const id = `sensor-${String(i).padStart(4, '0')}`;
+    store.applyDeviceEvent({ type: 'added', device: { id, kind: 'climate', rogue: false }, at: Date.now() });
+    store.applyDeviceEvent({ type: 'state', id, state: 'online', previous: 'mqtt-connect', at: Date.now() });
+  }
+  const stdout = new FakeStdout(columns, rows);
+  const stdin = new FakeStdin();
+  const ink = render(createElement(App, { store, controls }), {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    exitOnCtrlC: false,
+    patchConsole: false,
+    maxFps: 60,
+  });
+  // Telemetry of every device every 2 s, as in the end-to-end bench.
+  let tick = 0;
+  const telemetry = setInterval(() => {
+    for (let i = tick % 20; i < devices; i += 20) {
+      const id = `sensor-${String(i).padStart(4, '0')}`;
+      store.applyDeviceEvent({
+        type: 'telemetry',
+        id,
+        reading: { temperature: 20 + Math.random(), humidity: 50 },
+        at: Date.now(),
+      });
+    }
+    tick++;
+  }, 100);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const sequence = [
+    'j',
+    'j',
+    'j',
+    '\u001B[6~',
+    'j',
+    'k',
+    '\u001B[5~',
+    '\u001B[F',
+    '\u001B[H',
+    '\t',
+    '\u001B[A',
+    '\t',
+  ];
+  const latencies: number[] = [];
+  const bytesBefore = stdout.bytes;
+  const writesBefore = stdout.writes;
+  for (let i = 0; i < keys; i++) {
+    const at = performance.now();
+    const written = new Promise<void>((resolve) => {
+      stdout.onWrite = () => {
+        stdout.onWrite = undefined;
+        resolve();
+      };
+    });
+    stdin.write(sequence[i % sequence.length] as string);
+    await written;
+    latencies.push(performance.now() - at);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+  }
+  clearInterval(telemetry);
+  ink.unmount();
+  store.dispose();
+  latencies.sort((a, b) => a - b);
+  const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return {
+    size: `${columns}×${rows}`,
+    devices,
+    p50: p(0.5),
+    p95: p(0.95),
+    bytesPerWrite: (stdout.bytes - bytesBefore) / (stdout.writes - writesBefore),
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [columns = 160, rows = 45, devices = 1000] = process.argv.slice(2).map(Number);
+  console.log(await frameCost(columns, rows, devices));
+}
