@@ -86,6 +86,7 @@ export async function frameCost(columns: number, rows: number, devices: number, 
       store.applyDeviceEvent({
         type: 'telemetry',
         id,
+        seq: tick,
         reading: { temperature: 20 + Math.random(), humidity: 50 },
         at: Date.now(),
       });
