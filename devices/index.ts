@@ -25,7 +25,6 @@ export {
 } from './explain.ts';
 export { stepForReason, type Diagnosis } from './diagnosis.ts';
 export { summarize, formatSummary, type FleetSummary } from './summary.ts';
-export { parseDuration } from './duration.ts';
 export { runHeadlessFleet, type HeadlessRunOptions, type HeadlessRunResult } from './run.ts';
 export { createSensorModel, createFaultyModel, DEVICE_PROFILES, PROFILE_ID_PREFIX } from './models/index.ts';
 export type { FaultConfig, Reading, SensorModel } from './models/index.ts';

@@ -1,16 +1,7 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { stateDirOf } from '../../cli.ts';
+import type { Command } from 'commander';
 import { type AuditRecord, DEFAULT_LIMITS, type BrokerLimits, startBroker } from '../../broker/index.ts';
 
-function wholeNumber(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max} (got '${value}')`);
-    }
-    return parsed;
-  };
-}
+import { stateDirOf, wholeNumber } from '../options.ts';
 
 interface BrokerCommandOptions extends Partial<BrokerLimits> {
   host: string;

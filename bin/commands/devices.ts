@@ -1,5 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { stateDirOf } from '../../cli.ts';
+import { type Command, Option } from 'commander';
 import { UserError } from '../../core/user-error.ts';
 import { startBroker } from '../../broker/index.ts';
 import {
@@ -9,7 +8,6 @@ import {
   type DeviceEvent,
   type Explainer,
   formatSummary,
-  parseDuration,
   parseProfiles,
   ROGUE_KINDS,
   summarize,
@@ -19,13 +17,14 @@ import { runHeadlessFleet } from '../../devices/run.ts';
 import { ensurePki } from '../../pki/index.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { collectList, duration, stateDirOf, wholeNumber } from '../options.ts';
 
 interface RunOptions {
   count: number;
   profile?: string[];
   rogue?: string[];
-  duration: string;
-  interval: string;
+  duration: number;
+  interval: number;
   broker?: string;
   ca?: string;
   rate: number;
@@ -35,21 +34,6 @@ interface RunOptions {
   strict?: boolean;
   json?: boolean;
 }
-
-function wholeNumber(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max} (got '${value}')`);
-    }
-    return parsed;
-  };
-}
-
-const collect = (value: string, previous: string[] = []) => [
-  ...previous,
-  ...value.split(',').filter(Boolean),
-];
 
 export function parseBrokerUrl(url: string): BrokerAddress {
   let parsed: URL;
@@ -75,16 +59,32 @@ export function registerDevicesCommands(program: Command): void {
     .command('run')
     .description('run a headless fleet against our embedded broker or any mTLS broker, then summarize')
     .option('-n, --count <n>', 'number of well-behaved devices', wholeNumber('--count', 0, 100_000), 10)
-    .option('--profile <names...>', 'sensor profiles, round-robin: climate, tracker, meter, door', collect)
-    .option('--rogue <kinds...>', `rogue devices to add (repeatable): ${ROGUE_KINDS.join(', ')}`, collect)
-    .option('--duration <time>', 'how long to run (e.g. 30s, 2m)', '30s')
-    .option('--interval <time>', 'telemetry interval per device', '5s')
+    .option(
+      '--profile <names...>',
+      'sensor profiles, round-robin: climate, tracker, meter, door',
+      collectList,
+    )
+    .option('--rogue <kinds...>', `rogue devices to add (repeatable): ${ROGUE_KINDS.join(', ')}`, collectList)
+    .addOption(
+      new Option('--duration <time>', 'how long to run (e.g. 30s, 2m)')
+        .argParser(duration('--duration'))
+        .default(30_000, '30s'),
+    )
+    .addOption(
+      new Option('--interval <time>', 'telemetry interval per device')
+        .argParser(duration('--interval'))
+        .default(5_000, '5s'),
+    )
     .option('--broker <url>', 'an external broker (mqtts://host:port) instead of the embedded one')
     .option('--ca <file>', 'root CA that signs the broker certificate (default: our PKI root)')
     .option('--rate <n>', 'new connections per second, fleet-wide', wholeNumber('--rate', 1, 100_000), 50)
     .option('--workers <n>', 'worker threads (default: one per core)', wholeNumber('--workers', 1, 256))
     .option('--seed <text>', 'seed of the sensor data (same seed, same data)', 'certfleet')
-    .option('--key-type <type>', 'key type of newly issued device identities: ec or rsa', 'ec')
+    .addOption(
+      new Option('--key-type <type>', 'key type of newly issued device identities')
+        .choices(['ec', 'rsa'])
+        .default('ec'),
+    )
     .option('--strict', 'embedded broker: close right after a refused handshake instead of CONNACK 5')
     .option('--json', 'print one JSON object with the summary and per-device results')
     .addHelpText(
@@ -102,14 +102,11 @@ Examples:
 }
 
 async function runDevices(stateDir: string, options: RunOptions): Promise<void> {
-  const durationMs = parseDuration(options.duration, '--duration');
-  const intervalMs = parseDuration(options.interval, '--interval');
+  const durationMs = options.duration;
+  const intervalMs = options.interval;
   const profiles = parseProfiles(options.profile);
   const rogues = options.rogue ?? [];
   validateRogueKinds(rogues);
-  if (options.keyType !== 'ec' && options.keyType !== 'rsa') {
-    throw new UserError('invalid --key-type', `"${options.keyType}"`, 'Use ec or rsa.');
-  }
   const ca = options.ca ? resolve(options.ca) : undefined;
   if (ca && !existsSync(ca)) throw new UserError('cannot read --ca', `${ca} does not exist`);
   const layout = await ensurePki(stateDir);
@@ -139,7 +136,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   const brokerName = broker ? `${broker.url} (embedded broker)` : (options.broker as string);
   if (!options.json) {
     process.stderr.write(
-      `running ${options.count} device(s) + ${rogues.length} rogue(s) against ${brokerName} for ${options.duration} (Ctrl-C stops)\n`,
+      `running ${options.count} device(s) + ${rogues.length} rogue(s) against ${brokerName} for ${durationMs / 1000}s (Ctrl-C stops)\n`,
     );
   }
   try {

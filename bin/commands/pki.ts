@@ -1,5 +1,4 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
-import { stateDirOf } from '../../cli.ts';
+import { type Command, Option } from 'commander';
 import { UserError } from '../../core/user-error.ts';
 import {
   type IdentityInfo,
@@ -12,17 +11,8 @@ import {
   revokeIdentity,
   showIdentity,
 } from '../../pki/index.ts';
+import { stateDirOf, wholeNumber } from '../options.ts';
 import { progressBar } from '../progress.ts';
-
-function positiveInteger(name: string, max: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!/^\d+$/.test(value) || parsed < 1 || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max} (got '${value}')`);
-    }
-    return parsed;
-  };
-}
 
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -123,8 +113,8 @@ Examples:
     .description('issue device certificates (CN = id, clientAuth, SHA-256)')
     .argument('[ids...]', 'device ids, e.g. sensor-001')
     .addOption(new Option('--key <type>', 'key type').choices(['ec', 'rsa']).default('ec'))
-    .option('--days <n>', 'validity in days', positiveInteger('--days', 3650), 365)
-    .option('--count <n>', 'issue N devices named <prefix><number>', positiveInteger('--count', 100_000))
+    .option('--days <n>', 'validity in days', wholeNumber('--days', 1, 3650), 365)
+    .option('--count <n>', 'issue N devices named <prefix><number>', wholeNumber('--count', 1, 100_000))
     .option('--prefix <prefix>', 'id prefix for --count', 'sensor-')
     .option('--force', 'replace identities that exist already (new key, new certificate)')
     .option('--json', 'print the issued identities as JSON')

@@ -1,11 +1,11 @@
-import type { Command } from 'commander';
-import { stateDirOf } from '../../cli.ts';
+import { type Command, Option } from 'commander';
 import { UserError } from '../../core/user-error.ts';
+import { collectList, duration, stateDirOf, wholeNumber } from '../options.ts';
 
 interface UiOptions {
-  sensors?: string;
+  sensors?: number;
   rogue?: string[];
-  interval?: string;
+  interval?: number;
 }
 
 /**
@@ -20,26 +20,21 @@ export function registerUiCommand(program: Command): void {
     // Ink renders only the last frame when CI is set; on a real terminal the user (or a tmux test under CI) wants
     // the live dashboard. Must happen before Ink is loaded: it reads CI once, at import.
     if (process.stdout.isTTY) delete process.env.CI;
-    const [{ runDashboard }, { ROGUE_ITEMS }, { parseDuration }] = await Promise.all([
+    const [{ runDashboard }, { ROGUE_ITEMS }] = await Promise.all([
       import('../../ui/index.ts'),
       import('../../ui/catalogue.ts'),
-      import('../../devices/duration.ts'),
     ]);
-    const sensors = options.sensors === undefined ? undefined : Number(options.sensors);
-    if (sensors !== undefined && (!Number.isInteger(sensors) || sensors < 0 || sensors > 10_000)) {
-      throw new UserError('invalid --sensors', `"${options.sensors}" is not a number from 0 to 10000`);
-    }
     const kinds = ROGUE_ITEMS.map((item) => item.value);
-    const rogues = options.rogue?.flatMap((value) => value.split(',')).filter(Boolean);
+    const rogues = options.rogue;
     for (const rogue of rogues ?? []) {
       if (!(kinds as string[]).includes(rogue)) {
         throw new UserError('unknown rogue kind', `"${rogue}"`, `Rogue kinds: ${kinds.join(', ')}.`);
       }
     }
     await runDashboard(stateDirOf(command), {
-      sensors,
+      sensors: options.sensors,
       rogues: rogues as (typeof kinds)[number][] | undefined,
-      intervalMs: options.interval === undefined ? undefined : parseDuration(options.interval, 'interval'),
+      intervalMs: options.interval,
     });
   };
   program
@@ -47,12 +42,17 @@ export function registerUiCommand(program: Command): void {
     .description(
       'open the dashboard: PKI on first run, broker, a demo fleet, live handshakes (needs a terminal)',
     )
-    .option('--sensors <n>', 'demo sensors to start with (default 8)')
+    .option('--sensors <n>', 'demo sensors to start with (default 8)', wholeNumber('--sensors', 0, 10_000))
     .option(
       '--rogue <kind...>',
       'rogues to start with (default: revoked, clientid-spoof); repeat or comma-separate',
+      collectList,
     )
-    .option('--interval <duration>', 'telemetry interval of the demo sensors (default 2s)')
+    .addOption(
+      new Option('--interval <duration>', 'telemetry interval of the demo sensors (default 2s)').argParser(
+        duration('--interval'),
+      ),
+    )
     .addHelpText(
       'after',
       `

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clampInterval, parseCommand, runCommand } from '../../devices/commands.ts';
-import { parseDuration } from '../../devices/duration.ts';
+import { parseDuration } from '../../core/duration.ts';
 import { EventBatch } from '../../devices/event-batch.ts';
 import type { DeviceEvent } from '../../devices/events.ts';
 import { deviceId, parseProfiles, validateRogueKinds } from '../../devices/plan.ts';
