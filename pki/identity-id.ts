@@ -1,7 +1,13 @@
 import { UserError } from '../core/user-error.ts';
 
-/** Ids become the certificate CN, a directory name and an MQTT client id: keep them to a safe alphabet. */
+/** Device ids become the certificate CN, a directory name, an MQTT client id and a topic level: a safe alphabet. */
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/**
+ * Identity names (`pki issue`) are broader: any CN a real MQTT client might use as its client id, such as the
+ * Paho conformance suite's `clean retained`. Inner spaces are allowed; still no '/', wildcards, quotes or control
+ * characters, since the name is also a directory name and may be substituted into a topic ({cn}).
+ */
+const IDENTITY_PATTERN = /^[A-Za-z0-9](?:[A-Za-z0-9._ -]{0,62}[A-Za-z0-9._-])?$/;
 
 export const RESERVED_IDS = new Set(['server', 'dashboard']);
 
@@ -13,6 +19,23 @@ export function validateDeviceId(id: string): void {
       'Example: certfleet pki issue sensor-001',
     );
   }
+  refuseRoguePrefix(id);
+}
+
+/** For identities issued by name (`pki issue`): device ids, plus names with inner spaces. */
+export function validateIdentityName(id: string): void {
+  if (!IDENTITY_PATTERN.test(id)) {
+    throw new UserError(
+      'invalid identity name',
+      `'${id}' must be 1-64 characters of letters, digits, spaces, '.', '_' or '-', starting with a letter or ` +
+        'digit and not ending with a space',
+      'Examples: certfleet pki issue sensor-001; certfleet pki issue "clean retained"',
+    );
+  }
+  refuseRoguePrefix(id);
+}
+
+function refuseRoguePrefix(id: string): void {
   if (id.startsWith('rogue-')) {
     throw new UserError(
       'invalid device id',

@@ -13,7 +13,7 @@ export {
 export { listIdentities, showIdentity } from './catalog.ts';
 export { loadTrustMaterial, type TrustMaterial } from './trust.ts';
 export { readCrl, type CrlSummary } from './crl.ts';
-export { validateDeviceId } from './identity-id.ts';
+export { validateDeviceId, validateIdentityName } from './identity-id.ts';
 export { DEFAULT_POLICY_YAML } from './default-policy.ts';
 export * from './types.ts';
 export { diagnoseClientCertificate, signatureAlgorithmOid } from './diagnosis.ts';

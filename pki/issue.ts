@@ -7,7 +7,7 @@ import { createLeafTemplate, type LeafTemplate } from './leaf-template.ts';
 import { generateEncodedKeys } from './keys.ts';
 import { type IndexEntry, readIndex, withPkiLock, writeIndex } from './index-file.ts';
 import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
-import { validateDeviceId } from './identity-id.ts';
+import { validateDeviceId, validateIdentityName } from './identity-id.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
 import type { IdentityInfo, IdentityRole, KeyType, PkiLayout } from './types.ts';
 import { describeIdentity } from './catalog.ts';
@@ -149,7 +149,7 @@ export async function issueIdentities(
   const layout = pkiLayout(stateDir);
   const unique = [...new Set(ids)];
   if (unique.length !== ids.length) throw new UserError('cannot issue', 'the same id is listed twice');
-  for (const id of unique) validateDeviceId(id);
+  for (const id of unique) validateIdentityName(id);
   const days = options.days ?? 365;
   if (!Number.isInteger(days) || days < 1 || days > 3650) {
     throw new UserError('invalid --days', `'${options.days}' must be a whole number of days from 1 to 3650`);

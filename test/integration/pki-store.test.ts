@@ -117,9 +117,21 @@ describe('errors a user can fix', () => {
   it('a bad id is quoted and nothing is written', async () => {
     const result = await certfleet(stateDir, ['pki', 'issue', 'ok-1', 'bad/id']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("ERROR: invalid device id: 'bad/id'");
+    expect(result.stderr).toContain("ERROR: invalid identity name: 'bad/id'");
     expect(result.stderr).not.toContain('    at ');
     expect((await certfleet(stateDir, ['pki', 'show', 'ok-1'])).code).toBe(1);
+  });
+
+  it('an identity name with an inner space is issued, with exactly that CN; a trailing space is refused', async () => {
+    const issued = await certfleet(stateDir, ['pki', 'issue', 'clean retained']);
+    expect(issued.code).toBe(0);
+    const info = await showIdentity(stateDir, 'clean retained');
+    const { X509Certificate } = await import('node:crypto');
+    const cert = new X509Certificate(await readFile(info.paths.cert));
+    expect(cert.subject).toBe('CN=clean retained');
+    const trailing = await certfleet(stateDir, ['pki', 'issue', 'trailing ']);
+    expect(trailing.code).toBe(1);
+    expect(trailing.stderr).toContain("ERROR: invalid identity name: 'trailing '");
   });
 
   it('an existing id is refused without --force and replaced with it', async () => {
