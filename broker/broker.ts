@@ -18,6 +18,8 @@ import { AUDIT_TOPIC, type AuditRecord } from './audit-record.ts';
 import { auditBase, type ConnectionInfo, createAuthorization } from './authorization.ts';
 import { CrlWatcher, readCrlBundle, type CrlState } from './crl-watch.ts';
 import { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
+import { guardEmitter } from './emitter-guard.ts';
+import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
 import { loadPolicy } from './policy-load.ts';
 import { handshakeErrorReason } from './tls-refusal.ts';
@@ -102,14 +104,40 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   const { sessions } = authorization;
   const { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward } = authorization;
+  const checkPolicy = options.authorization !== false;
+  // A subscriber that does not read is cut before its buffer passes the limit (outbound-limit.ts), and it is
+  // checked here, at every delivery, before aedes writes anything to it.
+  const forward: typeof authorizeForward = (client, packet) => {
+    const waiting = outboundOverLimit(client, limits.maxOutboundBuffer);
+    if (waiting !== null) {
+      cutSlowConsumer(client, waiting);
+      return null;
+    }
+    return checkPolicy ? authorizeForward(client, packet) : packet;
+  };
+  const publish: typeof authorizePublish = (client, packet, callback) => {
+    if (client) emitter.throttle(client); // a publisher outrunning delivery waits (emitter-guard.ts)
+    if (checkPolicy) authorizePublish(client, packet, callback);
+    else callback(null);
+  };
   aedes = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
     maxTopicLevels: limits.maxTopicLevels,
-    ...{ preConnect, authenticate },
-    ...(options.authorization !== false && { authorizePublish, authorizeSubscribe, authorizeForward }),
+    ...{ preConnect, authenticate, authorizeForward: forward, authorizePublish: publish },
+    ...(checkPolicy && { authorizeSubscribe }),
   });
   const broker = aedes;
+  const emitter = guardEmitter((broker as unknown as { mq: unknown }).mq, limits.maxQueuedMessages);
   (broker as unknown as EventEmitter).on('error', warn); // untyped in aedes, but emitted: always listen
+  const cutSlowConsumer = (client: Client, waiting: number) => {
+    const session = sessions.get(client);
+    if (session) {
+      if (session.cause) return; // already being closed
+      session.cause = 'SLOW_CONSUMER';
+      session.detail = `outbound buffer ${waiting} bytes over the limit of ${limits.maxOutboundBuffer}: the client is not reading`;
+    }
+    client.conn.destroy();
+  };
   watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
 
   const tlsOptions: tls.SecureContextOptions = {
@@ -148,6 +176,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       audit,
       admit(verified, info) {
         infos.set(verified, info);
+        raiseWriteHighWaterMark(verified, limits.maxOutboundBuffer);
         guardPacketSize(verified, limits.maxPacketSize, (detail) => {
           const session = [...sessions.values()].find((s) => s.info === info);
           if (session) {

@@ -12,6 +12,10 @@ export interface BrokerLimits {
   keepaliveLimit: number;
   /** Most levels in a topic or topic filter. */
   maxTopicLevels: number;
+  /** Bytes waiting to be sent to one client; past it the client is cut as SLOW_CONSUMER. */
+  maxOutboundBuffer: number;
+  /** Messages queued for delivery broker-wide; past it publishers are paused until half are delivered. */
+  maxQueuedMessages: number;
 }
 
 export const DEFAULT_LIMITS: BrokerLimits = {
@@ -21,4 +25,6 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   connectTimeoutMs: 10_000,
   keepaliveLimit: 600,
   maxTopicLevels: 16,
+  maxOutboundBuffer: 2 * 1024 * 1024,
+  maxQueuedMessages: 1000,
 };

@@ -11,6 +11,7 @@ function causeOf(error: Error): Reason {
   const message = error.message ?? '';
   if (/too many levels|maxInflightInbound|exceeds the limit/.test(message)) return 'LIMIT_EXCEEDED';
   if (/keep ?alive/.test(message)) return 'KEEPALIVE_TIMEOUT';
+  if (/drain timeout/.test(message)) return 'SLOW_CONSUMER'; // aedes' own backstop: no drain for 60 s
   if (/ECONNRESET|EPIPE|connection closed/.test(message)) return 'CLIENT_CLOSED';
   return 'PROTOCOL_ERROR';
 }

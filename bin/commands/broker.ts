@@ -3,7 +3,90 @@ import { type AuditRecord, DEFAULT_LIMITS, type BrokerLimits, startBroker } from
 
 import { stateDirOf, wholeNumber } from '../options.ts';
 
-interface BrokerCommandOptions extends Partial<BrokerLimits> {
+/** Every broker bound as a flag: the option name is the limit's name (commander camel-cases the flag). */
+interface LimitFlag {
+  key: keyof BrokerLimits;
+  flag: string;
+  unit: string;
+  min: number;
+  max: number;
+  help: string;
+}
+
+const LIMIT_FLAGS: LimitFlag[] = [
+  {
+    key: 'maxPacketSize',
+    flag: '--max-packet-size',
+    unit: 'bytes',
+    min: 64,
+    max: 268_435_455,
+    help: 'largest MQTT packet accepted',
+  },
+  {
+    key: 'maxConnections',
+    flag: '--max-connections',
+    unit: 'n',
+    min: 1,
+    max: 1_000_000,
+    help: 'open connections; more are dropped before TLS',
+  },
+  {
+    key: 'handshakeTimeoutMs',
+    flag: '--handshake-timeout',
+    unit: 'ms',
+    min: 100,
+    max: 600_000,
+    help: 'time allowed for the TLS handshake (the socket is closed when it runs out)',
+  },
+  {
+    key: 'connectTimeoutMs',
+    flag: '--connect-timeout',
+    unit: 'ms',
+    min: 100,
+    max: 600_000,
+    help: 'time allowed between handshake and MQTT CONNECT',
+  },
+  {
+    key: 'keepaliveLimit',
+    flag: '--keepalive-limit',
+    unit: 's',
+    min: 0,
+    max: 65_535,
+    help: 'largest keepalive a client may ask for (0 = no limit; else keepalive 0 is refused too)',
+  },
+  {
+    key: 'maxTopicLevels',
+    flag: '--max-topic-levels',
+    unit: 'n',
+    min: 1,
+    max: 100,
+    help: 'most levels in a topic or filter',
+  },
+  {
+    key: 'maxOutboundBuffer',
+    flag: '--max-outbound-buffer',
+    unit: 'bytes',
+    min: 16_384,
+    max: 1_073_741_824,
+    help: 'bytes waiting to be sent to one client; past it the client is cut as SLOW_CONSUMER',
+  },
+  {
+    key: 'maxQueuedMessages',
+    flag: '--max-queued-messages',
+    unit: 'n',
+    min: 10,
+    max: 1_000_000,
+    help: 'messages waiting for delivery broker-wide; past it publishers are paused until half are out',
+  },
+];
+
+/** commander stores `--max-packet-size` as `maxPacketSize`. */
+function optionValue(options: object, flag: LimitFlag): number | undefined {
+  const name = flag.flag.slice(2).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  return (options as Record<string, number | undefined>)[name];
+}
+
+interface BrokerCommandOptions {
   host: string;
   port: number;
   policy?: string;
@@ -28,7 +111,7 @@ function formatRecord(record: AuditRecord): string {
 
 export function registerBrokerCommand(program: Command): void {
   const d = DEFAULT_LIMITS;
-  program
+  const command = program
     .command('broker')
     .description('run the mutual-TLS MQTT broker: our CA only, CN → policy, every decision audited')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
@@ -43,43 +126,16 @@ export function registerBrokerCommand(program: Command): void {
     .option(
       '--strict',
       'close a connection right after a refused handshake (default: answer its MQTT CONNECT with CONNACK 5 "not authorized" so clients stop retrying)',
-    )
-    .option(
-      '--max-packet-size <bytes>',
-      'largest MQTT packet accepted',
-      wholeNumber('--max-packet-size', 64, 268_435_455),
-      d.maxPacketSize,
-    )
-    .option(
-      '--max-connections <n>',
-      'open connections; more are dropped before TLS',
-      wholeNumber('--max-connections', 1, 1_000_000),
-      d.maxConnections,
-    )
-    .option(
-      '--handshake-timeout <ms>',
-      'time allowed for the TLS handshake',
-      wholeNumber('--handshake-timeout', 100, 600_000),
-      d.handshakeTimeoutMs,
-    )
-    .option(
-      '--connect-timeout <ms>',
-      'time allowed between handshake and MQTT CONNECT',
-      wholeNumber('--connect-timeout', 100, 600_000),
-      d.connectTimeoutMs,
-    )
-    .option(
-      '--keepalive-limit <s>',
-      'largest keepalive a client may ask for (0 = no limit; else keepalive 0 is refused too)',
-      wholeNumber('--keepalive-limit', 0, 65_535),
-      d.keepaliveLimit,
-    )
-    .option(
-      '--max-topic-levels <n>',
-      'most levels in a topic or filter',
-      wholeNumber('--max-topic-levels', 1, 100),
-      d.maxTopicLevels,
-    )
+    );
+  for (const flag of LIMIT_FLAGS) {
+    command.option(
+      `${flag.flag} <${flag.unit}>`,
+      flag.help,
+      wholeNumber(flag.flag, flag.min, flag.max),
+      d[flag.key],
+    );
+  }
+  command
     .option(
       '--json-ready',
       'for a parent process: print one JSON line {"event":"listening","host","port",…} and no audit lines',
@@ -115,15 +171,7 @@ Examples:
         strict: options.strict === true,
         ...(options.policy !== undefined && { policyFile: options.policy }),
         ...(options.auditFile !== undefined && { auditFile: options.auditFile }),
-        limits: {
-          maxPacketSize: options.maxPacketSize ?? d.maxPacketSize,
-          maxConnections: options.maxConnections ?? d.maxConnections,
-          handshakeTimeoutMs:
-            (options as { handshakeTimeout?: number }).handshakeTimeout ?? d.handshakeTimeoutMs,
-          connectTimeoutMs: (options as { connectTimeout?: number }).connectTimeout ?? d.connectTimeoutMs,
-          keepaliveLimit: options.keepaliveLimit ?? d.keepaliveLimit,
-          maxTopicLevels: options.maxTopicLevels ?? d.maxTopicLevels,
-        },
+        limits: Object.fromEntries(LIMIT_FLAGS.map((f) => [f.key, optionValue(options, f) ?? d[f.key]])),
       });
       broker.on('warning', (error) => process.stderr.write(`warning: ${error.message}\n`));
       if (!options.quiet && !options.jsonReady) {
