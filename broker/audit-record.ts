@@ -6,7 +6,8 @@
  * - refused before MQTT: `handshake-refused` (TLS failed, or a limit dropped it before the handshake). A
  *   connection whose certificate did not verify never reaches the MQTT layer.
  * - refused at CONNECT: `connect-refused` (UNKNOWN_IDENTITY, CLIENT_ID_MISMATCH, REVOKED, LIMIT_EXCEEDED…).
- * - accepted: `connection-accepted`, then any `publish-denied` / `subscribe-denied` / `revoked-session-closed`
+ * - accepted: `connection-accepted`, then any `publish-denied` / `subscribe-denied` / `revoked-session-closed` /
+ *   `expired-session-closed` (at the certificate's notAfter)
  *   decisions, then exactly one `disconnected` whose `reason` is the cause (CLIENT_CLOSED, PUBLISH_DENIED,
  *   REVOKED, KEEPALIVE_TIMEOUT, PROTOCOL_ERROR, LIMIT_EXCEEDED, SERVER_SHUTDOWN…).
  * `connection` numbers the TCP connections of one broker run, so the records of one connection can be joined.
@@ -24,6 +25,7 @@ export type AuditEvent =
   | 'publish-denied'
   | 'subscribe-denied'
   | 'revoked-session-closed'
+  | 'expired-session-closed'
   | 'crl-reloaded'
   | 'disconnected';
 

@@ -25,6 +25,7 @@ import { loadPolicy } from './policy-load.ts';
 import { handshakeErrorReason } from './tls-refusal.ts';
 import { gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
+import { cutSessionsAtExpiry } from './expiry-cut.ts';
 
 export interface BrokerOptions {
   stateDir: string;
@@ -139,6 +140,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     client.conn.destroy();
   };
   watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
+  cutSessionsAtExpiry(broker, authorization, audit);
 
   const tlsOptions: tls.SecureContextOptions = {
     ca: trust.ca,
@@ -245,18 +247,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   await watcher.start();
   const refresh = setInterval(() => void refreshCrlsIfDue(options.stateDir).catch(warn), HOUR);
   refresh.unref();
-  // A certificate that expires while its session is open ends the session, as a revocation would.
-  const expiry = setInterval(() => {
-    const now = new Date().toISOString();
-    for (const session of sessions.values()) {
-      if (session.cause || session.info.cert.validTo > now) continue;
-      session.cause = 'EXPIRED';
-      session.detail = `the certificate expired during the session (${session.info.cert.validTo})`;
-      session.client.close();
-    }
-  }, 1000);
-  expiry.unref();
-
   const url = `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`;
   audit({ event: 'broker-started', reason: 'OK', detail: `${url} policy=${policy.source}` });
 
@@ -271,7 +261,6 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     close(): Promise<void> {
       closing ??= (async () => {
         clearInterval(refresh);
-        clearInterval(expiry);
         watcher.stop();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';

@@ -137,6 +137,7 @@ export class SimulatedDevice {
         onMessage: (topic, payload) => this.onMessage(topic, payload),
         onLadder: () => this.emitLadder(recorder),
       });
+      this.session.certificateNotAfter = deviceTls.leaf?.notAfter;
     } catch (error) {
       if (error instanceof DialError) return this.onAttemptFailed(recorder, error.diagnosis);
       // Not a diagnosis but a bug: say it loudly and stop this device rather than loop on it.

@@ -24,6 +24,8 @@ export interface FleetPlan {
   seed?: string;
   faults?: FaultConfig;
   keyType?: KeyType;
+  /** Lifetime of the devices' certificates in ms: issued afresh for this run (default: reuse, 365 days). */
+  validityMs?: number;
   /** First number of the device ids (sensor-001…); lets a running fleet add more without clashes. */
   firstNumber?: number;
 }
@@ -91,7 +93,10 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
       : undefined,
   );
   const validIds = [...sensors.map((sensor) => sensor.id), ...behaviourIds.filter((id) => id !== undefined)];
-  const identities = await ensureIdentities(plan.stateDir, validIds, { keyType: plan.keyType ?? 'ec' });
+  const identities = await ensureIdentities(plan.stateDir, validIds, {
+    keyType: plan.keyType ?? 'ec',
+    ...(plan.validityMs !== undefined && { validityMs: plan.validityMs }),
+  });
   const pathsOf = new Map(identities.map((identity) => [identity.id, identity.paths]));
   const credentialsOf = (id: string) => {
     const paths = pathsOf.get(id);

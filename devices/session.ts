@@ -31,6 +31,8 @@ export class MqttSession {
   private ended = false;
   private closingByUs = false;
   private lastUnackedPublish: { topic: string; at: number } | undefined;
+  /** When the certificate this session presented expires (epoch ms): a close from then on is the expiry cut. */
+  certificateNotAfter: number | undefined;
 
   constructor(
     private readonly socket: TLSSocket,
@@ -150,6 +152,16 @@ export class MqttSession {
     if (this.ended) return;
     if (!this.connacked) {
       this.finish(diagnoseCloseAfterHandshake(this.localPort));
+      return;
+    }
+    const notAfter = this.certificateNotAfter;
+    if (notAfter !== undefined && Date.now() >= notAfter - 250) {
+      this.finish({
+        reason: 'EXPIRED',
+        step: 'messages-flow', // the only step that can fail after it worked: the ladder shows it there
+        detail: `the broker ended the session when our certificate expired (notAfter ${new Date(notAfter).toISOString()})`,
+        definitive: true,
+      });
       return;
     }
     const unacked = this.lastUnackedPublish;

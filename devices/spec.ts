@@ -40,6 +40,10 @@ export interface DeviceSpec {
   keepaliveSeconds?: number;
   connectTimeoutMs?: number;
   backoff?: BackoffOptions;
+  /** Renew the certificate over MQTT before it expires (default true; `devices run --no-rotate` turns it off). */
+  rotate?: boolean;
+  /** Renew when this fraction of the certificate's lifetime remains (default 0.2). */
+  renewBefore?: number;
 }
 
 export const DEFAULT_INTERVAL_MS = 5_000;

@@ -22,6 +22,8 @@ export interface DeviceTls {
   context(): SecureContext;
   /** SHA-256 fingerprint of the leaf we must present, or undefined without a certificate. */
   leafFingerprint?: string;
+  /** The leaf's notBefore/notAfter (epoch ms) and serial: when it expires, and when to renew it. */
+  leaf?: { notBefore: number; notAfter: number; serial: string };
 }
 
 const shared = new Map<string, SecureContext>();
@@ -51,13 +53,29 @@ export async function loadDeviceTls(spec: DeviceSpec): Promise<DeviceTls> {
     chain ? readFile(chain, 'utf8') : undefined,
     key ? readFile(key, 'utf8') : undefined,
   ]);
+  return deviceTlsFromPem(spec, caPem, chainPem, keyPem);
+}
+
+/** The same from PEM in memory: a rotated or provisioned identity, whose key never touched a file. */
+export function deviceTlsFromPem(
+  spec: Pick<DeviceSpec, 'rogue' | 'credentials'>,
+  caPem: string,
+  chainPem: string | undefined,
+  keyPem: string | undefined,
+): DeviceTls {
+  const { ca } = spec.credentials;
   // Loading a private context validates the pair exactly as a connection would (and throws if it is wrong).
   const own = privateContext(spec.rogue, caPem, chainPem, keyPem);
   if (chainPem === undefined || keyPem === undefined) return { context: () => own };
   const leafEnd = chainPem.indexOf(PEM_END) + PEM_END.length;
   const leaf = new X509Certificate(chainPem.slice(0, leafEnd));
+  const validity = {
+    notBefore: Date.parse(leaf.validFrom),
+    notAfter: Date.parse(leaf.validTo),
+    serial: leaf.serialNumber.toUpperCase(),
+  };
   if (spec.rogue || !nativeSettersAvailable())
-    return { context: () => own, leafFingerprint: leaf.fingerprint256 };
+    return { context: () => own, leafFingerprint: leaf.fingerprint256, leaf: validity };
   const issuer = createHash('sha256').update(chainPem.slice(leafEnd).trim()).digest('hex');
   const sharedKey = `${ca}|${issuer}|${leaf.publicKey.asymmetricKeyType}`;
   let context = shared.get(sharedKey);
@@ -68,7 +86,15 @@ export async function loadDeviceTls(spec: DeviceSpec): Promise<DeviceTls> {
     shared.set(sharedKey, context);
   }
   // `own` and the chain are dropped here: per device only its leaf and key stay (as PEM text).
-  return sharedDeviceTls(context, flat(chainPem.slice(0, leafEnd)), keyPem, leaf.fingerprint256);
+  return {
+    ...sharedDeviceTls(context, flat(chainPem.slice(0, leafEnd)), keyPem, leaf.fingerprint256),
+    leaf: validity,
+  };
+}
+
+/** The trusted root PEM of a spec (read once per worker). */
+export function readTrustedCa(spec: Pick<DeviceSpec, 'credentials'>): Promise<string> {
+  return readCa(spec.credentials.ca);
 }
 
 function privateContext(rogue: boolean, caPem: string, chainPem?: string, keyPem?: string): SecureContext {

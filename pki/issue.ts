@@ -15,6 +15,8 @@ import { describeIdentity } from './catalog.ts';
 export interface IssueOptions {
   keyType?: KeyType;
   days?: number;
+  /** Lifetime in ms (from `--validity 45s|10m|12h|30d`); wins over `days`. */
+  validityMs?: number;
   force?: boolean;
   onProgress?: (done: number, total: number) => void;
 }
@@ -32,7 +34,18 @@ export interface LeafSpec {
   profile: CertificateProfile;
   keyType: KeyType;
   days: number;
+  /** Lifetime in ms from now; wins over `days` (short-lived certificates: seconds to minutes). */
+  validityMs?: number;
   subjectAltNames?: { dns?: string[]; ip?: string[] };
+}
+
+/** notBefore/notAfter of a leaf: backdated for clock skew, but never by more than a tenth of its lifetime. */
+export function leafValidity(spec: Pick<LeafSpec, 'days' | 'validityMs'>, now = Date.now()) {
+  const lifetime = spec.validityMs ?? spec.days * DAY_MS;
+  return {
+    notBefore: new Date(now - Math.min(BACKDATE_MS, lifetime / 10)),
+    notAfter: new Date(now + lifetime),
+  };
 }
 
 /** One template per kind of leaf in a batch: forge lays out the structure once per kind, not once per leaf. */
@@ -61,8 +74,7 @@ export async function makeLeaf(
   spec: LeafSpec,
 ): Promise<{ material: IdentityMaterial; entry: IndexEntry }> {
   const keys = await generateEncodedKeys(spec.keyType);
-  const notBefore = new Date(Date.now() - BACKDATE_MS);
-  const notAfter = new Date(notBefore.getTime() + spec.days * DAY_MS);
+  const { notBefore, notAfter } = leafValidity(spec);
   const built = await templates.for(spec, keys.spkiDer).build(spec.id, keys.spkiDer, notBefore, notAfter);
   return {
     material: { id: spec.id, certPem: built.pem, keyPem: keys.privateKeyPem, chainTailPem: ca.certPem },
@@ -73,7 +85,7 @@ export async function makeLeaf(
       serial: built.serialHex,
       keyType: keys.description,
       issuedAt: new Date().toISOString(),
-      notAfter: new Date(notBefore.getTime() + spec.days * DAY_MS).toISOString(),
+      notAfter: notAfter.toISOString(),
     },
   };
 }
@@ -154,8 +166,16 @@ export async function issueIdentities(
   if (!Number.isInteger(days) || days < 1 || days > 3650) {
     throw new UserError('invalid --days', `'${options.days}' must be a whole number of days from 1 to 3650`);
   }
+  const validityMs = options.validityMs;
   const specs = unique.map(
-    (id): LeafSpec => ({ id, role: 'device', profile: 'client', keyType: options.keyType ?? 'ec', days }),
+    (id): LeafSpec => ({
+      id,
+      role: 'device',
+      profile: 'client',
+      keyType: options.keyType ?? 'ec',
+      days,
+      ...(validityMs !== undefined && { validityMs }),
+    }),
   );
   const entries = await issueLeaves(layout, specs, options);
   const index = await readIndex(layout);
@@ -169,14 +189,16 @@ export async function issueIdentities(
 export async function ensureIdentities(
   stateDir: string,
   ids: string[],
-  options: { keyType?: KeyType } = {},
+  options: { keyType?: KeyType; validityMs?: number } = {},
 ): Promise<IdentityInfo[]> {
   const layout = pkiLayout(stateDir);
   const index = await readIndex(layout);
   const missing: string[] = [];
   for (const id of new Set(ids)) {
     validateDeviceId(id);
+    // A run that asks for a lifetime gets fresh certificates of that lifetime (short ones expire between runs).
     const present =
+      options.validityMs === undefined &&
       index.identities[id] &&
       (await access(identityFiles(layout, id).chain).then(
         () => true,
@@ -192,6 +214,7 @@ export async function ensureIdentities(
         profile: 'client',
         keyType: options.keyType ?? 'ec',
         days: 365,
+        ...(options.validityMs !== undefined && { validityMs: options.validityMs }),
       }),
     );
     await issueLeaves(layout, specs, { force: true });

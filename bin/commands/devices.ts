@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { UserError } from '../../core/user-error.ts';
+import { parseValidity } from '../../core/validity.ts';
 import { startBroker } from '../../broker/index.ts';
 import {
   auditFileExplainer,
@@ -31,6 +32,7 @@ interface RunOptions {
   workers?: number;
   seed: string;
   keyType: 'ec' | 'rsa';
+  validity?: number;
   strict?: boolean;
   json?: boolean;
 }
@@ -85,6 +87,12 @@ export function registerDevicesCommands(program: Command): void {
         .choices(['ec', 'rsa'])
         .default('ec'),
     )
+    .addOption(
+      new Option(
+        '--validity <time>',
+        'issue the devices fresh certificates of this lifetime: 20s, 10m, 12h, 30d',
+      ).argParser((value) => parseValidity(value, '--validity')),
+    )
     .option('--strict', 'embedded broker: close right after a refused handshake instead of CONNACK 5')
     .option('--json', 'print one JSON object with the summary and per-device results')
     .addHelpText(
@@ -92,6 +100,7 @@ export function registerDevicesCommands(program: Command): void {
       `
 Examples:
   $ certfleet devices run --count 20 --duration 30s
+  $ certfleet devices run --count 1 --validity 20s --duration 2m
   $ certfleet devices run --count 5 --rogue expired --rogue no-cert --rogue wildcard-snoop --duration 10s
   $ certfleet devices run --profile tracker,meter --count 100 --rate 20 --json
   $ certfleet devices run --broker mqtts://localhost:8883 --ca ./ca.crt --count 50`,
@@ -151,6 +160,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
         intervalMs,
         seed: options.seed,
         keyType: options.keyType,
+        ...(options.validity !== undefined && { validityMs: options.validity }),
       },
       fleet: {
         connectRatePerSecond: options.rate,

@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { UserError } from '../../core/user-error.ts';
+import { parseValidity } from '../../core/validity.ts';
 import {
   type IdentityInfo,
   ROGUE_DESCRIPTIONS,
@@ -72,6 +73,7 @@ Examples:
   $ certfleet pki init
   $ certfleet pki issue sensor-001 sensor-002 --key rsa
   $ certfleet pki issue --count 100 --prefix sensor-
+  $ certfleet pki issue sensor-001 --validity 45s
   $ certfleet pki show sensor-001 --json
   $ certfleet pki revoke sensor-002
   $ certfleet pki rogue`,
@@ -114,6 +116,11 @@ Examples:
     .argument('[ids...]', 'device ids, e.g. sensor-001')
     .addOption(new Option('--key <type>', 'key type').choices(['ec', 'rsa']).default('ec'))
     .option('--days <n>', 'validity in days', wholeNumber('--days', 1, 3650), 365)
+    .addOption(
+      new Option('--validity <time>', 'validity: 45s, 10m, 12h or 30d (wins over --days)').argParser(
+        (value) => parseValidity(value, '--validity'),
+      ),
+    )
     .option('--count <n>', 'issue N devices named <prefix><number>', wholeNumber('--count', 1, 100_000))
     .option('--prefix <prefix>', 'id prefix for --count', 'sensor-')
     .option('--force', 'replace identities that exist already (new key, new certificate)')
@@ -124,6 +131,7 @@ Examples:
         options: {
           key: 'ec' | 'rsa';
           days: number;
+          validity?: number;
           count?: number;
           prefix: string;
           force?: boolean;
@@ -143,10 +151,12 @@ Examples:
             'no device id given',
             'Example: certfleet pki issue sensor-001, or --count 10 --prefix sensor-',
           );
+        const validityMs = options.validity;
         const bar = progressBar('issuing');
         const issued = await issueIdentities(stateDirOf(command), all, {
           keyType: options.key,
           days: options.days,
+          ...(validityMs !== undefined && { validityMs }),
           force: options.force,
           onProgress: bar.update,
         });

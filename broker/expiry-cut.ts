@@ -1,0 +1,45 @@
+/**
+ * A certificate that expires while its session is open ends the session at that moment, as a revocation would:
+ * one timer per session, armed when the session is accepted, fired at the certificate's notAfter (the conservative
+ * reading: trust ends when notAfter is reached, not a second later). Node's timers fire late only by the event
+ * loop's lag, so the cut lands within milliseconds of the expiry, not on the next tick of a poll.
+ */
+import type { Aedes, Client } from 'aedes';
+import type { AuditRecord } from './audit-record.ts';
+import { auditBase, type SessionRegistry } from './authorization.ts';
+
+/** setTimeout's ceiling (about 24.8 days): longer lifetimes re-arm when it fires. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export function cutSessionsAtExpiry(
+  broker: Aedes,
+  registry: SessionRegistry,
+  audit: (record: Omit<AuditRecord, 'ts'>) => void,
+): void {
+  broker.on('clientReady', (client: Client) => {
+    const session = registry.sessions.get(client);
+    if (!session) return;
+    const expiresAt = Date.parse(session.info.cert.validTo);
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      timer = setTimeout(fire, Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS));
+      timer.unref();
+    };
+    const fire = () => {
+      if (Date.now() < expiresAt) return arm();
+      if (registry.sessions.get(client) !== session || session.cause) return;
+      session.cause = 'EXPIRED';
+      session.detail = `the certificate expired during the session (notAfter ${session.info.cert.validTo})`;
+      audit({
+        event: 'expired-session-closed',
+        reason: 'EXPIRED',
+        ...auditBase(session.info, session.clientId),
+        cert: session.info.cert,
+        detail: `${session.detail}; cut ${Date.now() - expiresAt} ms after notAfter`,
+      });
+      client.close();
+    };
+    arm();
+    client.conn.once('close', () => clearTimeout(timer));
+  });
+}
