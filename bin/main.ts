@@ -9,6 +9,7 @@ import { registerPkiCommands } from './commands/pki.ts';
 import { registerBrokerCommand } from './commands/broker.ts';
 import { registerDevicesCommands } from './commands/devices.ts';
 import { registerUiCommand } from './commands/ui.ts';
+import { registerCheckCommand } from './commands/check.ts';
 import { closestName } from './suggest.ts';
 
 function packageVersion(): string {
@@ -36,11 +37,13 @@ Examples:
   $ certfleet pki issue sensor-001 sensor-002   issue device certificates
   $ certfleet broker --port 8883                run the mTLS broker on its own
   $ certfleet devices run --count 20 --rogue expired --duration 30s
+  $ certfleet check --broker mqtts://localhost:8883 --junit check.xml   test a broker's mTLS/ACL set-up
   $ certfleet help devices                      help for one command`,
     );
   registerPkiCommands(program);
   registerBrokerCommand(program);
   registerDevicesCommands(program);
+  registerCheckCommand(program);
   registerUiCommand(program);
   // `certfleet` alone opens the dashboard (registered by the ui command), so commander would call a typo "too many
   // arguments": say what it is instead.

@@ -48,7 +48,11 @@ export class MqttSession {
       reconnectPeriod: 0, // the device reconnects itself, with backoff, and never after a definitive rejection
       connectTimeout: spec.connectTimeoutMs ?? 20_000,
       resubscribe: false,
-      will: { topic: topics.status(spec.id), payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(spec.username !== undefined && { username: spec.username }),
+      ...(spec.password !== undefined && { password: spec.password }),
+      ...(spec.will !== false && {
+        will: { topic: topics.status(spec.id), payload: Buffer.from('offline'), qos: 1, retain: true },
+      }),
     });
     this.client.on('connect', () => this.onConnack());
     this.client.on('error', (error) => this.onError(error as Error & { code?: string | number }));

@@ -44,6 +44,11 @@ export interface DeviceSpec {
   rotate?: boolean;
   /** Renew when this fraction of the certificate's lifetime remains (default 0.2). */
   renewBefore?: number;
+  /** What a broker may demand besides the certificate (MQTT CONNECT username/password); never logged. */
+  username?: string;
+  password?: string;
+  /** false: no last will (a check's observer may not publish a status topic). */
+  will?: false;
 }
 
 export const DEFAULT_INTERVAL_MS = 5_000;

@@ -27,7 +27,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startMosquitto(stateDir: string, workDir: string): Promise<RunningMosquitto> {
+/** `aclFile`: a Mosquitto ACL (`%u` is the certificate CN); without it every authenticated client may do anything. */
+export async function startMosquitto(
+  stateDir: string,
+  workDir: string,
+  options: { aclFile?: string } = {},
+): Promise<RunningMosquitto> {
   const layout = pkiLayout(stateDir);
   const port = await freePort();
   const config = join(workDir, 'mosquitto.conf');
@@ -43,6 +48,7 @@ export async function startMosquitto(stateDir: string, workDir: string): Promise
       `crlfile ${layout.crlBundle}`,
       'allow_anonymous false',
       'persistence false',
+      ...(options.aclFile ? [`acl_file ${options.aclFile}`] : []),
       'log_dest stderr',
       'log_type all',
       'user root',

@@ -1,0 +1,61 @@
+/**
+ * Can a run happen at all? One connection with a certificate of ours, before any device starts: the broker must
+ * answer TCP, speak TLS with a certificate our CA list trusts, and answer an MQTT CONNECT with a CONNACK (any return
+ * code: a refusal still proves an MQTT broker). If not, the run could not happen — exit code 2 with the reason.
+ */
+import type { DeviceSpec } from '../spec.ts';
+import { probeConnect } from './probe.ts';
+import { CheckImpossible } from './types.ts';
+
+export interface PreflightResult {
+  /** The broker answered a CONNECT (any CONNACK). */
+  mqtt: boolean;
+  /** What happened to our certificate, in plain words. */
+  detail: string;
+}
+
+/** The client id of the preflight connection: no device's, so it takes over no session. */
+export const PREFLIGHT_CLIENT_ID = 'certfleet-preflight';
+
+export async function preflight(spec: DeviceSpec, timeoutMs = 6_000): Promise<PreflightResult> {
+  const where = `${spec.broker.host}:${spec.broker.port}`;
+  const result = await probeConnect(
+    { ...spec, id: PREFLIGHT_CLIENT_ID, clientId: PREFLIGHT_CLIENT_ID },
+    timeoutMs,
+  );
+  if (result.ok) {
+    await result.connection.close();
+    return { mqtt: true, detail: 'CONNACK 0' };
+  }
+  const { reason, step, detail } = result.diagnosis;
+  if (step === 'tcp-connect' || reason === 'BROKER_UNREACHABLE') {
+    throw new CheckImpossible(
+      'broker unreachable',
+      `${where}: ${detail}`,
+      'Is the broker running and listening on that address? Check --broker (mqtts://host:port).',
+    );
+  }
+  if (step === 'server-certificate') {
+    throw new CheckImpossible(
+      'no TLS',
+      `${where} did not complete a TLS handshake (${reason}: ${detail})`,
+      'Is this a plain MQTT port (1883)? certfleet tests mutual TLS: point --broker at the TLS listener (often 8883).',
+    );
+  }
+  if (step === 'server-verified') {
+    throw new CheckImpossible(
+      'TLS failed',
+      `${where}: ${detail}`,
+      'Pass the CA that signed the broker certificate with --ca FILE, and a host name the certificate names.',
+    );
+  }
+  if (reason === 'TIMEOUT') {
+    throw new CheckImpossible(
+      'not an MQTT broker',
+      `${where} completed the TLS handshake but never answered the MQTT CONNECT (${detail})`,
+      'Is this the MQTT listener? A TLS port of another service (HTTPS…) looks like this.',
+    );
+  }
+  // Our certificate was refused, or the CONNECT was (CONNACK ≠ 0): the broker speaks TLS and maybe MQTT.
+  return { mqtt: step === 'access-granted', detail: `${reason} at ${step}: ${detail}` };
+}
