@@ -4,7 +4,7 @@
  * cannot know the broker's reason it says so (CLOSED_BY_BROKER) and the local port joins it with the broker's audit.
  */
 import { type Reason, reasonFromVerifyCode } from '../core/reasons.ts';
-import type { LadderStepName } from './events.ts';
+import { type LadderStepName, stepForReason } from '../core/ladder.ts';
 
 export interface Diagnosis {
   reason: Reason;
@@ -18,36 +18,6 @@ export interface Diagnosis {
    * The device rejects only when the same thing happens on two attempts in a row.
    */
   confirmTwice?: 'after-handshake' | 'after-publish';
-}
-
-/** The ladder step where the broker (or the client) decides each reason. */
-export function stepForReason(reason: Reason): LadderStepName {
-  switch (reason) {
-    case 'BROKER_UNREACHABLE':
-      return 'tcp-connect';
-    case 'SERVER_UNTRUSTED':
-    case 'HOSTNAME_MISMATCH':
-      return 'server-verified';
-    case 'NO_CERTIFICATE':
-    case 'KEY_MISMATCH':
-      return 'client-certificate';
-    case 'UNKNOWN_CA':
-    case 'SELF_SIGNED':
-    case 'EXPIRED':
-    case 'NOT_YET_VALID':
-    case 'REVOKED':
-    case 'WRONG_KEY_USAGE':
-    case 'WEAK_SIGNATURE':
-      return 'client-verified';
-    case 'UNKNOWN_IDENTITY':
-    case 'CLIENT_ID_MISMATCH':
-      return 'access-granted';
-    case 'PUBLISH_DENIED':
-    case 'SUBSCRIBE_DENIED':
-      return 'messages-flow';
-    default:
-      return 'access-granted';
-  }
 }
 
 /** TLS alerts a server sends about our certificate (OpenSSL error codes as Node names them). */

@@ -4,41 +4,15 @@
  */
 import type { Reason } from '../core/reasons.ts';
 
-/** The seven steps of the mTLS handshake ladder (DESIGN.md), in order. */
-export const LADDER_STEPS = [
-  'tcp-connect', // 1. client connects (TCP)
-  'server-certificate', // 2. server presents its certificate
-  'server-verified', // 3. client verifies the server
-  'client-certificate', // 4. client presents its certificate
-  'client-verified', // 5. server verifies the client
-  'access-granted', // 6. server grants access (CONNACK, policy)
-  'messages-flow', // 7. messages flow (each publish/subscribe authorized)
-] as const;
-export type LadderStepName = (typeof LADDER_STEPS)[number];
-
-export type StepStatus = 'pending' | 'ok' | 'failed' | 'skipped';
-
-export interface LadderStep {
-  step: LadderStepName;
-  status: StepStatus;
-  /** Epoch ms when the step completed or failed. */
-  at?: number;
-  /** Duration of this step in ms. */
-  ms?: number;
-  /** At a failed step: the reason and the plain words to show. */
-  reason?: Reason;
-  detail?: string;
-}
-
-/** One connection attempt, as the device saw it. */
-export interface HandshakeAttempt {
-  attempt: number;
-  startedAt: number;
-  steps: LadderStep[];
-  /** Local TCP port of the attempt: joins the device's view with the broker's audit record. */
-  localPort?: number;
-  tlsVersion?: string;
-}
+// The ladder model lives in core/ladder.ts (shared with the broker's side and the dashboard).
+export {
+  LADDER_STEPS,
+  type LadderStepName,
+  type StepStatus,
+  type LadderStep,
+  type HandshakeAttempt,
+} from '../core/ladder.ts';
+import type { HandshakeAttempt, LadderStepName } from '../core/ladder.ts';
 
 export type DeviceState =
   | 'idle'
@@ -53,7 +27,6 @@ export type DeviceState =
 
 /** Which behaviour a device has: a sensor profile, or a rogue kind by its DESIGN.md name. */
 export type DeviceProfile = 'climate' | 'tracker' | 'meter' | 'door';
-export type BehaviourRogueKind = 'clientid-spoof' | 'topic-overreach' | 'wildcard-snoop';
 
 export interface DeviceDescriptor {
   id: string;

@@ -5,9 +5,8 @@
  */
 import { open } from 'node:fs/promises';
 import { isReason, type Reason } from '../core/reasons.ts';
-import { stepForReason } from './diagnosis.ts';
-import type { DeviceEvent, HandshakeAttempt, LadderStepName } from './events.ts';
-import { LADDER_STEPS } from './events.ts';
+import { type HandshakeAttempt, LADDER_STEPS, type LadderStepName, stepForReason } from '../core/ladder.ts';
+import type { DeviceEvent } from './events.ts';
 
 export interface Explanation {
   reason: Reason;

@@ -2,18 +2,9 @@
 export * from './events.ts';
 export { SimulatedDevice, type DeviceResult } from './device.ts';
 export { Fleet, type FleetOptions, type FleetListener } from './fleet.ts';
-export { planFleet, parseProfiles, validateRogueKinds, deviceId, type FleetPlan } from './plan.ts';
+export { planFleet, parseProfiles, deviceId, type FleetPlan } from './plan.ts';
 export type { DeviceSpec, BrokerAddress, DeviceCredentialPaths } from './spec.ts';
 export { DEFAULT_INTERVAL_MS } from './spec.ts';
-export {
-  ROGUE_KINDS,
-  BEHAVIOUR_ROGUE_KINDS,
-  IMPOSTOR_BROKER_KIND,
-  ROGUE_EXPECTATIONS,
-  isRogueKind,
-  isCredentialRogue,
-  isBehaviourRogue,
-} from './rogues.ts';
 export { startImpostorBroker, type ImpostorBroker } from './impostor-broker.ts';
 export {
   auditFileExplainer,
@@ -23,7 +14,7 @@ export {
   type Explanation,
   type AuditLine,
 } from './explain.ts';
-export { stepForReason, type Diagnosis } from './diagnosis.ts';
+export type { Diagnosis } from './diagnosis.ts';
 export { summarize, formatSummary, type FleetSummary } from './summary.ts';
 export { runHeadlessFleet, type HeadlessRunOptions, type HeadlessRunResult } from './run.ts';
 export { createSensorModel, createFaultyModel, DEVICE_PROFILES, PROFILE_ID_PREFIX } from './models/index.ts';

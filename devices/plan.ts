@@ -5,9 +5,14 @@
 import { ensureIdentities, pkiLayout, rogueCredential } from '../pki/index.ts';
 import type { KeyType } from '../pki/types.ts';
 import { UserError } from '../core/user-error.ts';
-import type { BehaviourRogueKind, DeviceProfile } from './events.ts';
+import type { DeviceProfile } from './events.ts';
 import { DEVICE_PROFILES, type FaultConfig, PROFILE_ID_PREFIX } from './models/index.ts';
-import { IMPOSTOR_BROKER_KIND, isBehaviourRogue, isCredentialRogue, ROGUE_KINDS } from './rogues.ts';
+import {
+  type BehaviourRogueKind,
+  isBehaviourRogue,
+  isCredentialRogue,
+  parseRogueKinds,
+} from '../core/rogues.ts';
 import { type BrokerAddress, DEFAULT_INTERVAL_MS, type DeviceSpec } from './spec.ts';
 
 export interface FleetPlan {
@@ -51,20 +56,11 @@ export function parseProfiles(values: string[] | undefined): DeviceProfile[] {
   return list.length > 0 ? (list as DeviceProfile[]) : ['climate'];
 }
 
-export function validateRogueKinds(kinds: string[]): void {
-  for (const kind of kinds) {
-    if (!ROGUE_KINDS.includes(kind)) {
-      throw new UserError('unknown rogue kind', `"${kind}"`, `Rogue kinds: ${ROGUE_KINDS.join(', ')}.`);
-    }
-  }
-}
-
 export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
   const layout = pkiLayout(plan.stateDir);
   const ca = plan.ca ?? layout.rootCert;
   const profiles = plan.profiles?.length ? plan.profiles : (['climate'] as DeviceProfile[]);
-  const rogues = plan.rogues ?? [];
-  validateRogueKinds(rogues);
+  const rogues = parseRogueKinds(plan.rogues ?? []);
   const base = (id: string, profile: DeviceProfile) => ({
     id,
     profile,
@@ -88,8 +84,8 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
     return `${prefix}${String(next).padStart(2, '0')}`;
   };
   const behaviourIds = rogues.map((kind) =>
-    isBehaviourRogue(kind) || kind === IMPOSTOR_BROKER_KIND
-      ? numbered(kind === IMPOSTOR_BROKER_KIND ? 'sensor-i' : 'sensor-r')
+    isBehaviourRogue(kind) || kind === 'impostor-broker'
+      ? numbered(kind === 'impostor-broker' ? 'sensor-i' : 'sensor-r')
       : undefined,
   );
   const validIds = [...sensors.map((sensor) => sensor.id), ...behaviourIds.filter((id) => id !== undefined)];
@@ -127,7 +123,7 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
       continue;
     }
     const id = behaviourIds[index] as string;
-    if (kind === IMPOSTOR_BROKER_KIND) {
+    if (kind === 'impostor-broker') {
       if (!plan.impostorBroker)
         throw new Error('an impostor-broker device needs the impostor broker address');
       specs.push({

@@ -7,7 +7,6 @@ import type { DeviceEvent } from './events.ts';
 import { Fleet, type FleetOptions } from './fleet.ts';
 import { startImpostorBroker } from './impostor-broker.ts';
 import { type FleetPlan, planFleet } from './plan.ts';
-import { IMPOSTOR_BROKER_KIND } from './rogues.ts';
 
 export interface HeadlessRunOptions {
   plan: Omit<FleetPlan, 'impostorBroker'>;
@@ -27,7 +26,7 @@ export interface HeadlessRunResult {
 }
 
 export async function runHeadlessFleet(options: HeadlessRunOptions): Promise<HeadlessRunResult> {
-  const wantsImpostor = options.plan.rogues?.includes(IMPOSTOR_BROKER_KIND) ?? false;
+  const wantsImpostor = options.plan.rogues?.includes('impostor-broker') ?? false;
   const impostor = wantsImpostor ? await startImpostorBroker(options.plan.stateDir) : undefined;
   const fleet = new Fleet({ stateDir: options.plan.stateDir, ...options.fleet });
   const errors: string[] = [];

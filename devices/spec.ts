@@ -3,7 +3,8 @@
  * thread boundary.
  */
 import type { BackoffOptions } from './backoff.ts';
-import type { BehaviourRogueKind, DeviceProfile } from './events.ts';
+import type { BehaviourRogueKind } from '../core/rogues.ts';
+import type { DeviceProfile } from './events.ts';
 import type { FaultConfig } from './models/index.ts';
 
 export interface BrokerAddress {

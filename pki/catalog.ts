@@ -3,7 +3,7 @@ import { UserError } from '../core/user-error.ts';
 import { readIndex, type PkiIndex } from './index-file.ts';
 import { inspectCertificate, statusOf } from './inspect.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
-import type { IdentityInfo, IdentityRole, PkiLayout, RogueCredentialKind } from './types.ts';
+import type { IdentityInfo, IdentityRole, PkiLayout } from './types.ts';
 
 /** The two CAs are listed under these ids next to the identities they issued. */
 const CA_IDS: Record<
@@ -67,7 +67,7 @@ export async function describeIdentity(
   return {
     id,
     role: ca ? ca.role : entry!.role,
-    ...(entry?.rogueKind ? { rogueKind: entry.rogueKind as RogueCredentialKind } : {}),
+    ...(entry?.rogueKind ? { rogueKind: entry.rogueKind as NonNullable<IdentityInfo['rogueKind']> } : {}),
     ...facts,
     status: statusOf(facts, isRevoked(index, facts.serial)),
     paths: { ...files, ca: layout.rootCert },

@@ -3,13 +3,7 @@ export { pkiLayout } from './layout.ts';
 export { initPki, ensurePki, ROOT_NAME, ISSUING_NAME } from './init.ts';
 export { issueIdentities, ensureIdentity, ensureIdentities } from './issue.ts';
 export { revokeIdentity, refreshCrlsIfDue, type RevokeResult } from './revoke.ts';
-export {
-  generateRogueKit,
-  rogueCredential,
-  ROGUE_DESCRIPTIONS,
-  ROGUE_KINDS_WITH_FILES,
-  type RogueKind,
-} from './rogue.ts';
+export { generateRogueKit, rogueCredential } from './rogue.ts';
 export { listIdentities, showIdentity } from './catalog.ts';
 export { loadTrustMaterial, type TrustMaterial } from './trust.ts';
 export { readCrl, type CrlSummary } from './crl.ts';

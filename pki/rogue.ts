@@ -14,40 +14,16 @@ import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
 import { ROOT_NAME, SERVER_SANS } from './init.ts';
 import { describeKey, generateKeys, privateKeyPem } from './keys.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
-import {
-  ROGUE_CREDENTIAL_KINDS,
-  type IdentityInfo,
-  type PkiLayout,
-  type RogueCredentialKind,
-} from './types.ts';
+import type { IdentityInfo, PkiLayout } from './types.ts';
+import { type CredentialRogueKind, ROGUE_KINDS_WITH_FILES } from '../core/rogues.ts';
 
-export type RogueKind = RogueCredentialKind | 'impostor-broker';
-/** Kinds with files on disk: `no-cert` is the absence of a credential. */
-export const ROGUE_KINDS_WITH_FILES: RogueKind[] = [
-  ...ROGUE_CREDENTIAL_KINDS.filter((kind) => kind !== 'no-cert'),
-  'impostor-broker',
-];
-
-export const ROGUE_DESCRIPTIONS: Record<RogueKind, string> = {
-  'no-cert': 'connects without any client certificate',
-  'self-signed': 'presents a certificate it signed itself',
-  'foreign-ca': 'presents a certificate from an unrelated root CA',
-  'impostor-ca': "presents a certificate from a root that copies the real root's name",
-  expired: 'presents a certificate that expired a month ago',
-  'not-yet-valid': 'presents a certificate valid only from next month',
-  revoked: 'presents a certificate the CA has revoked',
-  'wrong-usage': 'presents a server-only certificate (no clientAuth usage)',
-  sha1: 'presents a certificate signed with SHA-1',
-  'wrong-key': "holds someone else's private key for its certificate",
-  'unknown-cn': 'presents a valid certificate whose name is not in the policy',
-  'impostor-broker': 'a broker certificate from a foreign CA (devices must refuse it)',
-};
+type RogueFileKind = (typeof ROGUE_KINDS_WITH_FILES)[number];
 
 const DAY_MS = 86_400_000;
 const FOREIGN_ROOT: NameAttributes = { commonName: 'Foreign Root CA', organizationName: 'Elsewhere Ltd' };
 
 interface RogueSpec {
-  kind: RogueKind;
+  kind: RogueFileKind;
   issuer: Issuer;
   chainTailPem: string;
   profile?: CertificateProfile;
@@ -166,7 +142,10 @@ export async function generateRogueKit(
 }
 
 /** The credential of one rogue kind (making the kit on first use); null for `no-cert`. */
-export async function rogueCredential(stateDir: string, kind: RogueKind): Promise<IdentityInfo | null> {
+export async function rogueCredential(
+  stateDir: string,
+  kind: CredentialRogueKind | 'impostor-broker',
+): Promise<IdentityInfo | null> {
   if (kind === 'no-cert') return null;
   await generateRogueKit(stateDir);
   return describeIdentity(pkiLayout(stateDir), `rogue-${kind}`);

@@ -1,4 +1,5 @@
 /** Public types of the PKI. The JSON shape of IdentityInfo is the contract of `certfleet pki show --json`. */
+import type { ROGUE_KINDS_WITH_FILES } from '../core/rogues.ts';
 
 export type KeyType = 'ec' | 'rsa';
 
@@ -6,22 +7,6 @@ export type KeyType = 'ec' | 'rsa';
 export type IdentityRole = 'root-ca' | 'issuing-ca' | 'server' | 'dashboard' | 'device' | 'rogue';
 
 export type CertificateStatus = 'valid' | 'expired' | 'not-yet-valid' | 'revoked';
-
-/** Rogue credential kinds of DESIGN.md; the names are a contract used by the CLI and the tests. */
-export const ROGUE_CREDENTIAL_KINDS = [
-  'no-cert',
-  'self-signed',
-  'foreign-ca',
-  'impostor-ca',
-  'expired',
-  'not-yet-valid',
-  'revoked',
-  'wrong-usage',
-  'sha1',
-  'wrong-key',
-  'unknown-cn',
-] as const;
-export type RogueCredentialKind = (typeof ROGUE_CREDENTIAL_KINDS)[number];
 
 /** Absolute paths of one identity's files. `key`/`chain` may be absent (no-cert, CA certificates). */
 export interface IdentityPaths {
@@ -39,7 +24,7 @@ export interface IdentityInfo {
   id: string;
   role: IdentityRole;
   /** Set for role 'rogue'. */
-  rogueKind?: RogueCredentialKind | 'impostor-broker';
+  rogueKind?: (typeof ROGUE_KINDS_WITH_FILES)[number];
   subject: string;
   commonName: string;
   issuer: string;

@@ -4,7 +4,7 @@
  */
 import type { DeviceProfile } from '../devices/events.ts';
 import type { IdentityInfo } from '../pki/types.ts';
-import type { RogueKind } from './catalogue.ts';
+import type { RogueKind } from '../core/rogues.ts';
 
 export type CertificateSummary = Pick<
   IdentityInfo,

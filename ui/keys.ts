@@ -4,7 +4,8 @@
  */
 import type { Key } from 'ink';
 import type { DeviceProfile } from '../devices/events.ts';
-import { PROFILE_ITEMS, ROGUE_ITEMS, type RogueKind } from './catalogue.ts';
+import type { RogueKind } from '../core/rogues.ts';
+import { PROFILE_ITEMS, ROGUE_ITEMS } from './catalogue.ts';
 import { clamp } from './store/window.ts';
 
 export type Pane = 'devices' | 'events';

@@ -10,12 +10,11 @@ import {
   type Explainer,
   formatSummary,
   parseProfiles,
-  ROGUE_KINDS,
   summarize,
-  validateRogueKinds,
 } from '../../devices/index.ts';
 import { runHeadlessFleet } from '../../devices/run.ts';
 import { ensurePki } from '../../pki/index.ts';
+import { parseRogueKinds, ROGUE_KINDS } from '../../core/rogues.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { collectList, duration, stateDirOf, wholeNumber } from '../options.ts';
@@ -114,8 +113,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   const durationMs = options.duration;
   const intervalMs = options.interval;
   const profiles = parseProfiles(options.profile);
-  const rogues = options.rogue ?? [];
-  validateRogueKinds(rogues);
+  const rogues = parseRogueKinds(options.rogue ?? []);
   const ca = options.ca ? resolve(options.ca) : undefined;
   if (ca && !existsSync(ca)) throw new UserError('cannot read --ca', `${ca} does not exist`);
   const layout = await ensurePki(stateDir);

@@ -1,9 +1,9 @@
 import { type Command, Option } from 'commander';
+import { ROGUES } from '../../core/rogues.ts';
 import { UserError } from '../../core/user-error.ts';
 import { parseValidity } from '../../core/validity.ts';
 import {
   type IdentityInfo,
-  ROGUE_DESCRIPTIONS,
   generateRogueKit,
   initPki,
   issueIdentities,
@@ -197,10 +197,10 @@ Examples:
       const kit = await generateRogueKit(stateDirOf(command), { force: options.force });
       if (options.json) return printJson(kit);
       process.stdout.write(`Rogue kit in ${pkiLayout(stateDirOf(command)).rogueDir}:\n`);
-      process.stdout.write(`  ${'no-cert'.padEnd(16)}${ROGUE_DESCRIPTIONS['no-cert']} (no files)\n`);
+      process.stdout.write(`  ${'no-cert'.padEnd(16)}${ROGUES['no-cert'].description} (no files)\n`);
       for (const rogue of kit)
         process.stdout.write(
-          `  ${(rogue.rogueKind ?? rogue.id).padEnd(16)}${ROGUE_DESCRIPTIONS[rogue.rogueKind!]}\n`,
+          `  ${(rogue.rogueKind ?? rogue.id).padEnd(16)}${rogue.rogueKind ? ROGUES[rogue.rogueKind].description : ''}\n`,
         );
     });
 

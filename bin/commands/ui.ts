@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { UserError } from '../../core/user-error.ts';
+import { parseRogueKinds } from '../../core/rogues.ts';
 import { collectList, duration, stateDirOf, wholeNumber } from '../options.ts';
 
 interface UiOptions {
@@ -20,20 +20,11 @@ export function registerUiCommand(program: Command): void {
     // Ink renders only the last frame when CI is set; on a real terminal the user (or a tmux test under CI) wants
     // the live dashboard. Must happen before Ink is loaded: it reads CI once, at import.
     if (process.stdout.isTTY) delete process.env.CI;
-    const [{ runDashboard }, { ROGUE_ITEMS }] = await Promise.all([
-      import('../../ui/index.ts'),
-      import('../../ui/catalogue.ts'),
-    ]);
-    const kinds = ROGUE_ITEMS.map((item) => item.value);
-    const rogues = options.rogue;
-    for (const rogue of rogues ?? []) {
-      if (!(kinds as string[]).includes(rogue)) {
-        throw new UserError('unknown rogue kind', `"${rogue}"`, `Rogue kinds: ${kinds.join(', ')}.`);
-      }
-    }
+    const rogues = options.rogue && parseRogueKinds(options.rogue);
+    const { runDashboard } = await import('../../ui/index.ts');
     await runDashboard(stateDirOf(command), {
       sensors: options.sensors,
-      rogues: rogues as (typeof kinds)[number][] | undefined,
+      rogues,
       intervalMs: options.interval,
     });
   };

@@ -12,7 +12,7 @@ import { Fleet } from '../../devices/fleet.ts';
 import { planFleet } from '../../devices/plan.ts';
 import type { BrokerAddress } from '../../devices/spec.ts';
 import { generateRogueKit } from '../../pki/index.ts';
-import { ROGUE_CREDENTIAL_KINDS } from '../../pki/types.ts';
+import { CREDENTIAL_ROGUE_KINDS } from '../../core/rogues.ts';
 import { EventLog, ourBroker, pkiStateDir } from '../helpers/devices-fixture.ts';
 import { startMosquitto } from '../helpers/devices-mosquitto.ts';
 
@@ -32,7 +32,7 @@ async function run(stateDir: string, broker: BrokerAddress): Promise<Map<string,
     broker,
     count: 3,
     intervalMs: 300,
-    rogues: [...ROGUE_CREDENTIAL_KINDS],
+    rogues: [...CREDENTIAL_ROGUE_KINDS],
   });
   fleet.add(specs);
   // Every device reaches a verdict: rejected, or online with a first acknowledged publish.
@@ -71,11 +71,11 @@ describe('the fleet against Mosquitto', () => {
       expect(withMosquitto.get(id)).toMatchObject({ state: 'stopped', attempts: 1 });
       expect(withMosquitto.get(id)?.messages.acked).toBeGreaterThan(0);
     }
-    const differences = ROGUE_CREDENTIAL_KINDS.filter(
+    const differences = CREDENTIAL_ROGUE_KINDS.filter(
       (kind) => outcome(withMosquitto.get(kind)) !== outcome(withOurs.get(kind)),
     );
     expect(differences).toEqual(['unknown-cn']);
-    for (const kind of ROGUE_CREDENTIAL_KINDS.filter((kind) => kind !== 'unknown-cn')) {
+    for (const kind of CREDENTIAL_ROGUE_KINDS.filter((kind) => kind !== 'unknown-cn')) {
       expect({ kind, state: withMosquitto.get(kind)?.state }).toEqual({ kind, state: 'rejected' });
     }
     // Mosquitto refuses in the handshake with a TLS alert, so the device names the reason without any audit.

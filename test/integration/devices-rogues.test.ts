@@ -8,7 +8,7 @@ import { auditFeedExplainer } from '../../devices/explain.ts';
 import { Fleet } from '../../devices/fleet.ts';
 import { planFleet } from '../../devices/plan.ts';
 import { startImpostorBroker } from '../../devices/impostor-broker.ts';
-import { ROGUE_KINDS } from '../../devices/rogues.ts';
+import { ROGUE_KINDS } from '../../core/rogues.ts';
 import { EventLog, ourBroker, pkiStateDir } from '../helpers/devices-fixture.ts';
 
 const cleanups: Array<() => unknown> = [];

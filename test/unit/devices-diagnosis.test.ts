@@ -5,8 +5,8 @@ import {
   diagnoseCredentialLoad,
   diagnoseServerVerification,
   diagnoseSocketError,
-  stepForReason,
 } from '../../devices/diagnosis.ts';
+import { stepForReason } from '../../core/ladder.ts';
 import { findRefusal, refineAttempt } from '../../devices/explain.ts';
 import { AttemptRecorder } from '../../devices/ladder.ts';
 

@@ -3,7 +3,8 @@ import { clampInterval, parseCommand, runCommand } from '../../devices/commands.
 import { parseDuration } from '../../core/duration.ts';
 import { EventBatch } from '../../devices/event-batch.ts';
 import type { DeviceEvent } from '../../devices/events.ts';
-import { deviceId, parseProfiles, validateRogueKinds } from '../../devices/plan.ts';
+import { deviceId, parseProfiles } from '../../devices/plan.ts';
+import { parseRogueKinds } from '../../core/rogues.ts';
 import { formatSummary, summarize } from '../../devices/summary.ts';
 import { telemetryPayload } from '../../devices/topics.ts';
 import { parseBrokerUrl } from '../../bin/commands/devices.ts';
@@ -109,7 +110,7 @@ describe('plan and CLI inputs', () => {
       return 'no error';
     };
     expect(userError(() => parseProfiles(['toaster']))).toBe('unknown device profile');
-    expect(userError(() => validateRogueKinds(['expired', 'teapot']))).toBe('unknown rogue kind');
+    expect(userError(() => parseRogueKinds(['expired', 'teapot']))).toBe('unknown rogue kind');
     expect(userError(() => parseDuration('soon'))).toBe('invalid duration');
     expect(userError(() => parseBrokerUrl('mqtt://localhost:1883'))).toBe('invalid --broker');
     expect(parseDuration('30s')).toBe(30_000);

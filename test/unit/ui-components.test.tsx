@@ -2,11 +2,11 @@ import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REASONS, type Reason } from '../../core/reasons.ts';
 import { LADDER_STEPS, type DeviceState, type LadderStepName } from '../../devices/events.ts';
-import { ROGUE_KINDS } from '../../devices/rogues.ts';
+import { ROGUE_KINDS } from '../../core/rogues.ts';
 import { App } from '../../ui/App.tsx';
 import { ROGUE_ITEMS } from '../../ui/catalogue.ts';
 import { Ladder } from '../../ui/components/Ladder.tsx';
-import { STEP_LABELS } from '../../ui/ladder-labels.ts';
+import { STEP_LABELS } from '../../core/ladder.ts';
 import { stateStyle } from '../../ui/status-style.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
 import {

@@ -5,8 +5,8 @@ import {
   LADDER_STEPS,
   type LadderStep,
   type LadderStepName,
-} from '../../devices/events.ts';
-import { STEP_LABELS } from '../ladder-labels.ts';
+  STEP_LABELS,
+} from '../../core/ladder.ts';
 import { stepStyle } from '../status-style.ts';
 
 export interface LadderProps {

@@ -4,7 +4,7 @@
  * rules as devices/explain.ts, from memory instead of re-reading the audit file on the UI thread.
  */
 import { isReason, type Reason } from '../../core/reasons.ts';
-import { stepForReason } from '../../devices/diagnosis.ts';
+import { stepForReason } from '../../core/ladder.ts';
 import { type Explainer, REFUSALS, UNINFORMATIVE } from '../../devices/explain.ts';
 
 const REMEMBERED = 5000;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { auditFileExplainer } from '../../devices/explain.ts';
 import { Fleet } from '../../devices/fleet.ts';
 import { pkiLayout, showIdentity } from '../../pki/index.ts';
-import type { RogueKind } from '../catalogue.ts';
+import type { RogueKind } from '../../core/rogues.ts';
 import type { FleetStore } from '../store/fleet-store.ts';
 import { AuditExplainer, firstExplanation } from './audit-explainer.ts';
 import { startBroker } from './broker-process.ts';

@@ -3,7 +3,7 @@
  * starting, and an action taken meanwhile waits for them (the footer already says it is running).
  */
 import type { DeviceProfile } from '../../devices/events.ts';
-import type { RogueKind } from '../catalogue.ts';
+import type { RogueKind } from '../../core/rogues.ts';
 import type { CertificateSummary, FleetControls } from '../controls.ts';
 
 export class DeferredControls implements FleetControls {

@@ -1,6 +1,6 @@
 /** What `npm start` runs: a few sensors of every profile and two rogues that fail in different places. */
 import type { DeviceProfile } from '../../devices/events.ts';
-import type { RogueKind } from '../catalogue.ts';
+import type { RogueKind } from '../../core/rogues.ts';
 
 export const DEMO_FLEET: {
   sensors: number;

@@ -5,9 +5,8 @@
 import type { Fleet } from '../../devices/fleet.ts';
 import type { DeviceProfile } from '../../devices/events.ts';
 import type { FleetPlan } from '../../devices/plan.ts';
-import { isBehaviourRogue, isCredentialRogue } from '../../devices/rogues.ts';
+import { isBehaviourRogue, isCredentialRogue, type RogueKind } from '../../core/rogues.ts';
 import type { BrokerAddress, DeviceSpec } from '../../devices/spec.ts';
-import type { RogueKind } from '../catalogue.ts';
 import type { CertificateSummary, FleetControls } from '../controls.ts';
 import type { RpcClient } from './worker-rpc.ts';
 

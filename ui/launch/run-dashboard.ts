@@ -6,7 +6,7 @@
  */
 import { UserError } from '../../core/user-error.ts';
 import { generateRogueKit, initPki } from '../../pki/index.ts';
-import type { RogueKind } from '../catalogue.ts';
+import type { RogueKind } from '../../core/rogues.ts';
 import { FleetStore } from '../store/fleet-store.ts';
 import { bringUp, StartupInterrupted } from './bring-up.ts';
 import { CleanupStack } from './cleanup.ts';

@@ -6,7 +6,7 @@
  */
 import { REASONS } from '../../core/reasons.ts';
 import type { DeviceEvent, DeviceState } from '../../devices/events.ts';
-import { STEP_LABELS, stepNumber } from '../ladder-labels.ts';
+import { STEP_LABELS, stepNumber } from '../../core/ladder.ts';
 import { summarizeAudit } from './audit.ts';
 import { FrameScheduler } from './frame-scheduler.ts';
 import { primaryValue, RateCounter } from './sparkline.ts';
