@@ -8,7 +8,7 @@ import type { DeviceProfile } from '../events.ts';
 import type { Explainer } from '../explain.ts';
 import { startImpostorBroker } from '../impostor-broker.ts';
 import { deviceId, planFleet } from '../plan.ts';
-import { IMPOSTOR_BROKER_KIND, isBehaviourRogue } from '../rogues.ts';
+import { isBehaviourRogue } from '../../core/rogues.ts';
 import type { BrokerAddress, DeviceSpec } from '../spec.ts';
 import { topics } from '../topics.ts';
 import { type BehaviourContext, publishAttempt, spoofAttempt, subscribeAttempt } from './behaviour.ts';
@@ -118,7 +118,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const fleetRogues = scenario.rogues.filter(
     (entry) => !isBehaviourRogue(entry.kind) && !kindSkip(entry.kind),
   );
-  const impostor = fleetRogues.some((entry) => entry.kind === IMPOSTOR_BROKER_KIND)
+  const impostor = fleetRogues.some((entry) => entry.kind === 'impostor-broker')
     ? await startImpostorBroker(options.stateDir)
     : undefined;
   let observations = new Map<string, Observation>();

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { parseYamlWithSchema } from '../../core/yaml-schema.ts';
 import { UserError } from '../../core/user-error.ts';
 import { DEVICE_PROFILES } from '../models/index.ts';
-import { ROGUE_KINDS } from '../rogues.ts';
+import { ROGUE_KINDS } from '../../core/rogues.ts';
 import { type ScenarioFile, scenarioSchema } from './scenario-schema.ts';
 
 export interface Scenario extends ScenarioFile {

@@ -38,7 +38,7 @@ import { z } from 'zod';
 import { isReason, type Reason, REASONS } from '../../core/reasons.ts';
 import { LADDER_STEPS, type LadderStepName } from '../events.ts';
 import { DEVICE_PROFILES } from '../models/index.ts';
-import { ROGUE_KINDS } from '../rogues.ts';
+import { isRogueKind, ROGUE_KINDS } from '../../core/rogues.ts';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000 };
 
@@ -89,7 +89,7 @@ const deviceEntry = z
   });
 
 const rogueEntry = z.strictObject({
-  kind: z.string().refine((kind) => ROGUE_KINDS.includes(kind), {
+  kind: z.string().refine((kind) => isRogueKind(kind), {
     message: `unknown rogue kind; one of ${ROGUE_KINDS.join(', ')}`,
   }),
   expect: z.enum(['online', 'rejected']).default('rejected'),
