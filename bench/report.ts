@@ -57,6 +57,14 @@ if (connect) {
       `| mTLS connections per broker CPU-second, ${label} | ${n(c.perBrokerCpuSecond)} | ${n(m.perBrokerCpuSecond)} | ${x(Number(c.perBrokerCpuSecond) / Number(m.perBrokerCpuSecond))} | |`,
       `| … as a share of the openssl-speed ceiling (${n(c.ceilingPerCpuSecond)}/CPU-s) | ${pct(Number(c.perBrokerCpuSecond) / Number(c.ceilingPerCpuSecond))} | ${pct(Number(m.perBrokerCpuSecond) / Number(m.ceilingPerCpuSecond))} | | ≥ 50% (within 2×) |`,
     );
+    // The platform references of the same run (absent from results older than 2026-11-30).
+    const bare = find(runs, { broker: 'bare-tls', key });
+    const openssl = find(runs, { broker: 'openssl-s_server', key });
+    if (bare.perBrokerCpuSecond !== undefined)
+      lines.push(
+        `| … bare node:tls reference (no broker) per server CPU-second, ${label} | ${n(c.perBrokerCpuSecond)} | ${n(bare.perBrokerCpuSecond)} (reference) | ${x(Number(c.perBrokerCpuSecond) / Number(bare.perBrokerCpuSecond))} of the reference | ≥ 0.8× |`,
+        `| … openssl s_server reference (no Node) per server CPU-second, ${label} | ${n(c.perBrokerCpuSecond)} | ${n(openssl.perBrokerCpuSecond)} (reference) | ${x(Number(c.perBrokerCpuSecond) / Number(openssl.perBrokerCpuSecond))} of the reference | |`,
+      );
   }
 }
 if (throughput) {
