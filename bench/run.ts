@@ -40,6 +40,12 @@ function printResult(name: string, result: unknown): void {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv.includes('--help')) {
+    process.stdout.write(
+      `usage: npm run bench [-- <suite…>] [--quick]\nsuites: ${Object.keys(SUITES).join(', ')}\n`,
+    );
+    return;
+  }
   const quick = argv.includes('--quick');
   const requested = argv.filter((arg) => !arg.startsWith('--'));
   const unknown = requested.filter((name) => !SUITES[name]);
