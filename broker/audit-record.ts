@@ -27,6 +27,10 @@ export type AuditEvent =
   | 'revoked-session-closed'
   | 'expired-session-closed'
   | 'crl-reloaded'
+  | 'policy-reloaded'
+  | 'policy-rejected'
+  | 'grant-withdrawn'
+  | 'subscription-removed'
   | 'disconnected';
 
 /** The certificate a peer presented, as the broker saw it. */

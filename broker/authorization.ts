@@ -7,6 +7,7 @@ import type { Reason } from '../core/reasons.ts';
 import type { AuditRecord } from './audit-record.ts';
 import type { BrokerLimits } from './limits.ts';
 import type { Grant, Policy } from './policy.ts';
+import { revocationKey } from './peer-certificate.ts';
 
 /** What the TLS gate learned about a verified connection before handing it to aedes. */
 export interface ConnectionInfo {
@@ -23,7 +24,8 @@ export interface Session {
   readonly info: ConnectionInfo;
   readonly client: Client;
   readonly clientId: string;
-  readonly grant: Grant;
+  /** Replaced when the policy reloads (broker/policy-watch.ts). */
+  grant: Grant;
   /** Why the broker is ending the session, once it decided to (else the client closed it). */
   cause?: Reason;
   detail?: string;
@@ -83,7 +85,9 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
   /** Why this CONNECT is refused, or a grant. */
   function decide(client: Client, info: ConnectionInfo): { reason: Reason; detail: string } | Grant {
     const packet = connectPackets.get(client);
-    if (context.revoked().has(info.cert.serial)) return { reason: 'REVOKED', detail: 'serial is in the CRL' };
+    if (context.revoked().has(revocationKey(info.cert.issuer, info.cert.serial))) {
+      return { reason: 'REVOKED', detail: "issuer and serial are in the issuer's CRL" };
+    }
     const { keepaliveLimit } = context.limits;
     const keepalive = packet?.keepalive ?? 0;
     if (keepaliveLimit > 0 && (keepalive === 0 || keepalive > keepaliveLimit)) {

@@ -16,12 +16,13 @@ import { loadTrustMaterial, pkiLayout, refreshCrlsIfDue } from '../pki/index.ts'
 import { AuditLog } from './audit-log.ts';
 import { AUDIT_TOPIC, type AuditRecord } from './audit-record.ts';
 import { auditBase, type ConnectionInfo, createAuthorization } from './authorization.ts';
-import { CrlWatcher, readCrlBundle, type CrlState } from './crl-watch.ts';
+import { CrlWatcher, readCrlBundle, revocationKey, type CrlState } from './crl-watch.ts';
 import { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
 import { guardEmitter } from './emitter-guard.ts';
 import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
 import { loadPolicy } from './policy-load.ts';
+import { applyPolicyToSessions, PolicyWatcher } from './policy-watch.ts';
 import { handshakeErrorReason } from './tls-refusal.ts';
 import { gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
@@ -72,10 +73,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const host = options.host ?? '127.0.0.1';
   const limits: BrokerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const trust = await loadTrustMaterial(options.stateDir); // first: a missing PKI says what to run
-  const policy = await loadPolicy(options.policyFile ?? layout.policy);
+  const policyFile = options.policyFile ?? layout.policy;
+  let policy = await loadPolicy(policyFile);
   await refreshCrlsIfDue(options.stateDir); // an expired CRL would refuse every device
-  let crl: CrlState = await readCrlBundle(layout.crlBundle);
   const issuers = await readCertificates(layout.caBundle);
+  let crl: CrlState = await readCrlBundle(layout.crlBundle, issuers);
 
   const events = new EventEmitter();
   const auditFile = options.auditFile ?? join(options.stateDir, 'audit.jsonl');
@@ -230,9 +232,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     server.setSecureContext({ ...tlsOptions, crl: state.crls }); // new handshakes check the new CRL
     audit({ event: 'crl-reloaded', reason: 'OK', detail: `${state.revoked.size} serial(s) revoked` });
     for (const session of sessions.values()) {
-      if (!state.revoked.has(session.info.cert.serial) || session.cause) continue;
+      const key = revocationKey(session.info.cert.issuer, session.info.cert.serial);
+      if (!state.revoked.has(key) || session.cause) continue;
       session.cause = 'REVOKED';
-      session.detail = `serial ${session.info.cert.serial} is now in the CRL`;
+      session.detail = `serial ${session.info.cert.serial} of ${session.info.cert.issuer} is now in the CRL`;
       audit({
         event: 'revoked-session-closed',
         reason: 'REVOKED',
@@ -243,10 +246,26 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       session.client.close();
     }
   };
-  const watcher = new CrlWatcher(layout.crlBundle, crl, cutRevoked, warn, options.crlPollMs);
+  const watcher = new CrlWatcher(layout.crlBundle, crl, cutRevoked, warn, options.crlPollMs, issuers);
   await watcher.start();
   const refresh = setInterval(() => void refreshCrlsIfDue(options.stateDir).catch(warn), HOUR);
   refresh.unref();
+  const policyWatcher = new PolicyWatcher(
+    policyFile,
+    (next) => {
+      policy = next; // new CONNECTs get it at once; open sessions below
+      const { closed, narrowed } = applyPolicyToSessions(next, sessions.values(), audit);
+      audit({
+        event: 'policy-reloaded',
+        reason: 'OK',
+        detail: `${policyFile}: ${closed} session(s) closed, ${narrowed} narrowed`,
+      });
+    },
+    (problem) => audit({ event: 'policy-rejected', reason: 'POLICY_INVALID', detail: problem }),
+    options.crlPollMs,
+  );
+  await policyWatcher.start();
+
   const url = `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`;
   audit({ event: 'broker-started', reason: 'OK', detail: `${url} policy=${policy.source}` });
 
@@ -262,6 +281,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       closing ??= (async () => {
         clearInterval(refresh);
         watcher.stop();
+        policyWatcher.stop();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';
         await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -11,6 +11,15 @@ export function normalizeSerial(serial: string): string {
     .replace(/^(00)+(?=[0-9A-F]{2})/, '');
 }
 
+/**
+ * A revocation names a certificate by issuer AND serial (RFC 5280 5.3.3: serials are unique per issuer only), so a
+ * serial revoked by one CA never refuses a certificate of another that happens to carry the same number.
+ * `issuer` is the issuer as the audit writes it ("O=certfleet, CN=certfleet Issuing CA").
+ */
+export function revocationKey(issuer: string, serial: string): string {
+  return `${issuer}|${normalizeSerial(serial)}`;
+}
+
 export function summarizeCertificate(cert: X509Certificate): AuditCertificate {
   return {
     subject: cert.subject.split('\n').join(', '),

@@ -26,6 +26,7 @@ export const REASONS = {
   CLIENT_CLOSED: 'the connection was closed by the client',
   SERVER_SHUTDOWN: 'the broker is shutting down',
   SLOW_CONSUMER: 'the client did not read its messages: its outbound buffer passed the limit',
+  POLICY_INVALID: 'the edited policy file is invalid: the policy in force stays',
   LIMIT_EXCEEDED: 'a broker limit was exceeded (connections, packet size, topic depth)',
   CLOSED_BY_BROKER: 'closed by the broker after the handshake (the broker audit has the reason)',
 } as const;
