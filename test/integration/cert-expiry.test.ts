@@ -55,7 +55,7 @@ describe('certificate lifetimes in seconds', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^ERROR: invalid --validity: "10x" is not a lifetime/);
     expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/);
-  });
+  }, 120_000); // two CLI starts: slow on a loaded machine
 });
 
 describe('expiry during a session', () => {
