@@ -13,6 +13,7 @@ import {
   summarize,
 } from '../../devices/index.ts';
 import { runHeadlessFleet } from '../../devices/run.ts';
+import { brokerProblem } from '../../devices/check/preflight.ts';
 import { ensurePki } from '../../pki/index.ts';
 import { parseRogueKinds, ROGUE_KINDS } from '../../core/rogues.ts';
 import { existsSync } from 'node:fs';
@@ -124,6 +125,13 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   const address = options.broker
     ? parseBrokerUrl(options.broker)
     : { host: '127.0.0.1', port: broker?.port ?? 0 };
+  // Exit code 2, like `certfleet check`: the run cannot happen (unreachable, not TLS, not MQTT).
+  const problem = options.broker ? await brokerProblem(stateDir, address, ca) : undefined;
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
+    process.exitCode = 2;
+    return;
+  }
   // The broker's audit names the reasons a client cannot see: live from the embedded broker, else from the
   // audit file a `certfleet broker` on this state dir writes.
   const auditFile = resolve(layout.stateDir, 'audit.jsonl');

@@ -3,7 +3,8 @@
  * answer TCP, speak TLS with a certificate our CA list trusts, and answer an MQTT CONNECT with a CONNACK (any return
  * code: a refusal still proves an MQTT broker). If not, the run could not happen — exit code 2 with the reason.
  */
-import type { DeviceSpec } from '../spec.ts';
+import { showIdentity } from '../../pki/index.ts';
+import type { BrokerAddress, DeviceSpec } from '../spec.ts';
 import { probeConnect } from './probe.ts';
 import { CheckImpossible } from './types.ts';
 
@@ -58,4 +59,33 @@ export async function preflight(spec: DeviceSpec, timeoutMs = 6_000): Promise<Pr
   }
   // Our certificate was refused, or the CONNECT was (CONNACK ≠ 0): the broker speaks TLS and maybe MQTT.
   return { mqtt: step === 'access-granted', detail: `${reason} at ${step}: ${detail}` };
+}
+
+/**
+ * The preflight with the dashboard's certificate (made by `pki init`): for `devices run --broker`, which has no
+ * scenario. Returns the `ERROR: …` text of a run that cannot happen, or undefined.
+ */
+export async function brokerProblem(
+  stateDir: string,
+  broker: BrokerAddress,
+  ca?: string,
+): Promise<string | undefined> {
+  const dashboard = await showIdentity(stateDir, 'dashboard');
+  try {
+    await preflight({
+      id: 'dashboard',
+      kind: 'climate',
+      rogue: false,
+      profile: 'climate',
+      clientId: 'dashboard',
+      broker,
+      credentials: { chain: dashboard.paths.chain, key: dashboard.paths.key, ca: ca ?? dashboard.paths.ca },
+      intervalMs: 5_000,
+      seed: 'preflight',
+    });
+    return undefined;
+  } catch (error) {
+    if (error instanceof CheckImpossible) return error.format();
+    throw error;
+  }
 }
