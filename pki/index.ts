@@ -10,4 +10,4 @@ export { readCrl, type CrlSummary } from './crl.ts';
 export { validateDeviceId, validateIdentityName } from './identity-id.ts';
 export { DEFAULT_POLICY_YAML } from './default-policy.ts';
 export * from './types.ts';
-export { diagnoseClientCertificate, signatureAlgorithmOid } from './diagnosis.ts';
+export { diagnoseClientCertificate, signatureAlgorithmOid, type Refusal } from './diagnosis.ts';

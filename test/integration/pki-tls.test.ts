@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
@@ -21,8 +22,8 @@ let cleanup: () => Promise<void>;
 let server: tls.Server;
 let port: number;
 let rootCa: string;
-const verdicts = new Map<number, { authorized: boolean; reason: string }>();
-let issuingCa: X509Certificate;
+const verdicts = new Map<number, { authorized: boolean; reason: string; detail?: string }>();
+let issuers: X509Certificate[];
 
 beforeAll(async () => {
   ({ dir: stateDir, cleanup } = await makeStateDir());
@@ -32,7 +33,8 @@ beforeAll(async () => {
   await generateRogueKit(stateDir);
   const trust = await loadTrustMaterial(stateDir);
   rootCa = trust.ca;
-  issuingCa = new X509Certificate(await readFile(pkiLayout(stateDir).issuingCert));
+  const layout = pkiLayout(stateDir);
+  issuers = [layout.rootCert, layout.issuingCert].map((file) => new X509Certificate(readFileSync(file)));
   server = tls.createServer(
     {
       ca: trust.ca,
@@ -45,12 +47,15 @@ beforeAll(async () => {
     },
     (socket) => {
       const code = (socket.authorizationError as unknown as string | null) ?? undefined;
-      verdicts.set(socket.remotePort!, {
-        authorized: socket.authorized,
-        reason: socket.authorized
-          ? 'OK'
-          : diagnoseClientCertificate(code, socket.getPeerX509Certificate(), issuingCa),
-      });
+      verdicts.set(
+        socket.remotePort!,
+        socket.authorized
+          ? { authorized: true, reason: 'OK' }
+          : {
+              authorized: false,
+              ...diagnoseClientCertificate(code, socket.getPeerX509Certificate(), issuers),
+            },
+      );
       socket.end();
     },
   );
@@ -63,7 +68,9 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-async function connectAs(id: string | null): Promise<{ authorized: boolean; reason: string }> {
+async function connectAs(
+  id: string | null,
+): Promise<{ authorized: boolean; reason: string; detail?: string }> {
   const info = id ? await showIdentity(stateDir, id) : null;
   const credentials = info
     ? { cert: await readFile(info.paths.chain), key: await readFile(info.paths.key) }
@@ -100,11 +107,21 @@ describe('a TLS server with requestCert and our CA + CRLs', () => {
     ['rogue-wrong-usage', 'WRONG_KEY_USAGE'],
     ['rogue-sha1', 'WEAK_SIGNATURE'],
   ])('refuses %s: %s', async (id, reason) => {
-    expect(await connectAs(id)).toEqual({ authorized: false, reason });
+    expect(await connectAs(id)).toMatchObject({ authorized: false, reason });
+  });
+
+  it('names what is wrong in the detail: an impostor CA, a foreign CA, a SHA-1 signature', async () => {
+    expect((await connectAs('rogue-impostor-ca')).detail).toMatch(
+      /^the issuer's name matches ours but its key does not: a CA that copies "O=certfleet, CN=certfleet Root CA"/,
+    );
+    expect((await connectAs('rogue-foreign-ca')).detail).toMatch(
+      /^issued by "O=Elsewhere Ltd, CN=Foreign Root CA", which is not our CA/,
+    );
+    expect((await connectAs('rogue-sha1')).detail).toMatch(/^the certificate is signed with ecdsa-with-SHA1/);
   });
 
   it('refuses a client without a certificate: NO_CERTIFICATE', async () => {
-    expect(await connectAs(null)).toEqual({ authorized: false, reason: 'NO_CERTIFICATE' });
+    expect(await connectAs(null)).toMatchObject({ authorized: false, reason: 'NO_CERTIFICATE' });
   });
 
   it('wrong-key cannot even be loaded by a TLS client: it cannot prove possession of the key', () => {
