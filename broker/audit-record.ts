@@ -67,4 +67,6 @@ export interface AuditRecord {
   topic?: string;
   /** Extra words for a person: the OpenSSL code, the limit hit, the policy line that refused… */
   detail?: string;
+  /** On an aggregated refusal: how many refusals of this kind from this address the record stands for. */
+  count?: number;
 }

