@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import type { ConnectionInfo } from './connect-commands.ts';
 import type { CertificateSummary, FleetControls } from './controls.ts';
 import type { FleetStore } from './store/fleet-store.ts';
 import type { DeviceView } from './store/types.ts';
@@ -48,4 +49,24 @@ export function useCertificate(
   if (key === undefined) return undefined;
   // Never show the previous device's certificate while this one loads.
   return loaded?.key === key ? loaded.certificate : cache.get(key);
+}
+
+/** How to connect as this device (the `y` view), loaded when the view opens. */
+export function useConnection(
+  controls: FleetControls,
+  id: string | undefined,
+): ConnectionInfo | null | undefined {
+  const [loaded, setLoaded] = useState<{ id: string; info: ConnectionInfo | null }>();
+  useEffect(() => {
+    if (!id) return;
+    let current = true;
+    controls.connection(id).then(
+      (info) => current && setLoaded({ id, info }),
+      () => current && setLoaded({ id, info: null }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [id, controls]);
+  return id !== undefined && loaded?.id === id ? loaded.info : undefined;
 }

@@ -51,17 +51,24 @@ class FakeStdin extends EventEmitter {
 }
 
 const controls: FleetControls = {
-  addDevice: async () => 'x',
+  addDevices: async () => ['x'],
   addRogue: async () => 'x',
   remove: async () => {},
   setPaused: async () => {},
   sendCommand: async () => {},
   revoke: async () => {},
   certificate: async () => null,
+  connection: async () => null,
   quit: async () => {},
 };
 
-export async function frameCost(columns: number, rows: number, devices: number, keys = 60) {
+export async function frameCost(
+  columns: number,
+  rows: number,
+  devices: number,
+  keys = 60,
+  incrementalRendering = false,
+) {
   const store = new FleetStore({ frameMs: 250 });
   store.setBroker({ host: '127.0.0.1', port: 8883, startedAt: Date.now(), caFingerprint: 'AA:BB' });
   for (let i = 0; i < devices; i++) {
@@ -71,7 +78,12 @@ export async function frameCost(columns: number, rows: number, devices: number, 
   }
   const stdout = new FakeStdout(columns, rows);
   const stdin = new FakeStdin();
+  let frames = 0;
   const ink = render(createElement(App, { store, controls }), {
+    onRender: () => {
+      frames++;
+    },
+    incrementalRendering,
     stdout: stdout as unknown as NodeJS.WriteStream,
     stdin: stdin as unknown as NodeJS.ReadStream,
     exitOnCtrlC: false,
@@ -111,6 +123,8 @@ export async function frameCost(columns: number, rows: number, devices: number, 
   const latencies: number[] = [];
   const bytesBefore = stdout.bytes;
   const writesBefore = stdout.writes;
+  const framesBefore = frames;
+  const cpuBefore = process.cpuUsage();
   for (let i = 0; i < keys; i++) {
     const at = performance.now();
     const written = new Promise<void>((resolve) => {
@@ -124,6 +138,8 @@ export async function frameCost(columns: number, rows: number, devices: number, 
     latencies.push(performance.now() - at);
     await new Promise((resolve) => setTimeout(resolve, 40));
   }
+  const cpu = process.cpuUsage(cpuBefore);
+  const framesDone = frames - framesBefore;
   clearInterval(telemetry);
   ink.unmount();
   store.dispose();
@@ -135,10 +151,13 @@ export async function frameCost(columns: number, rows: number, devices: number, 
     p50: p(0.5),
     p95: p(0.95),
     bytesPerWrite: (stdout.bytes - bytesBefore) / (stdout.writes - writesBefore),
+    frames: framesDone,
+    /** CPU of the whole run (keys, data frames, telemetry reduction) per frame drawn: robust to the machine's load. */
+    cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / framesDone,
   };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [columns = 160, rows = 45, devices = 1000] = process.argv.slice(2).map(Number);
-  console.log(await frameCost(columns, rows, devices));
+  console.log(await frameCost(columns, rows, devices, 60, process.argv.includes('--incremental')));
 }

@@ -6,6 +6,7 @@ interface UiOptions {
   sensors?: number;
   rogue?: string[];
   interval?: number;
+  port?: number;
 }
 
 /**
@@ -20,12 +21,16 @@ export function registerUiCommand(program: Command): void {
     // Ink renders only the last frame when CI is set; on a real terminal the user (or a tmux test under CI) wants
     // the live dashboard. Must happen before Ink is loaded: it reads CI once, at import.
     if (process.stdout.isTTY) delete process.env.CI;
+    // NO_COLOR (no-color.org) asks for no colour; chalk, which Ink colours with, only knows FORCE_COLOR. The
+    // selection keeps its › marker either way.
+    if (process.env.NO_COLOR && process.env.FORCE_COLOR === undefined) process.env.FORCE_COLOR = '0';
     const rogues = options.rogue && parseRogueKinds(options.rogue);
     const { runDashboard } = await import('../../ui/index.ts');
     await runDashboard(stateDirOf(command), {
       sensors: options.sensors,
       rogues,
       intervalMs: options.interval,
+      port: options.port,
     });
   };
   program
@@ -44,13 +49,20 @@ export function registerUiCommand(program: Command): void {
         duration('--interval'),
       ),
     )
+    .option(
+      '--port <n>',
+      'the broker port (default: any free one), so mosquitto_pub commands (y) stay valid',
+      wholeNumber('--port', 1, 65_535),
+    )
     .addHelpText(
       'after',
       `
 Examples:
   $ certfleet                                   the dashboard with 8 sensors and 2 rogues
   $ certfleet ui --sensors 1000 --interval 5s   a thousand devices
-  $ certfleet ui --rogue expired,unknown-cn     start with these rogues`,
+  $ certfleet ui --rogue expired,unknown-cn     start with these rogues
+  $ certfleet ui --port 8883                    the broker on a fixed port (press y on a device for its commands)
+  $ NO_COLOR=1 certfleet                        no colours (the selection is marked with ›)`,
     )
     .action(open);
   program.action((_options, command: Command) => open({}, command));

@@ -2,10 +2,66 @@
  * Helpers for the dashboard's component tests: wait for a frame to contain something, a fake FleetControls that
  * records calls, and DeviceEvent builders. The fake never stands in for the real fleet outside tests.
  */
+import { EventEmitter } from 'node:events';
+import { render as inkRender } from 'ink';
+import type { ReactElement } from 'react';
 import type { DeviceEvent, HandshakeAttempt, LadderStepName } from '../../devices/events.ts';
 import { LADDER_STEPS } from '../../devices/events.ts';
 import type { Reason } from '../../core/reasons.ts';
 import type { CertificateSummary, FleetControls } from '../../ui/controls.ts';
+
+/**
+ * ink-testing-library's terminal is 100 columns with no rows (the dashboard then assumes 24): renderAt gives the App a
+ * terminal of any size, e.g. 80×24, with the same lastFrame()/stdin.write() interface.
+ */
+class SizedStdout extends EventEmitter {
+  readonly isTTY = true;
+  private frame = '';
+  constructor(
+    readonly columns: number,
+    readonly rows: number,
+  ) {
+    super();
+  }
+  write = (frame: string) => {
+    this.frame = frame;
+    return true;
+  };
+  lastFrame = () => this.frame;
+}
+
+class TestStdin extends EventEmitter {
+  readonly isTTY = true;
+  private data: string | null = null;
+  write = (data: string) => {
+    this.data = data;
+    this.emit('readable');
+  };
+  read = () => {
+    const { data } = this;
+    this.data = null;
+    return data;
+  };
+  setEncoding() {}
+  setRawMode() {}
+  resume() {}
+  pause() {}
+  ref() {}
+  unref() {}
+}
+
+export function renderAt(tree: ReactElement, columns: number, rows: number) {
+  const stdout = new SizedStdout(columns, rows);
+  const stdin = new TestStdin();
+  const instance = inkRender(tree, {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    debug: true,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  return { lastFrame: stdout.lastFrame, stdin, unmount: instance.unmount };
+}
 
 // Ink writes ANSI colour codes; tests compare text.
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
@@ -44,9 +100,9 @@ export function fakeControls(certificates: Record<string, CertificateSummary | n
   let next = 100;
   return {
     calls,
-    async addDevice(profile) {
-      calls.push(`add ${profile}`);
-      return `sensor-${next++}`;
+    async addDevices(profile, count) {
+      calls.push(`add ${count} ${profile}`);
+      return Array.from({ length: count }, () => `sensor-${next++}`);
     },
     async addRogue(kind) {
       calls.push(`rogue ${kind}`);
@@ -66,6 +122,16 @@ export function fakeControls(certificates: Record<string, CertificateSummary | n
     },
     async certificate(id) {
       return certificates[id] ?? null;
+    },
+    async connection(id) {
+      return {
+        host: '127.0.0.1',
+        port: 8883,
+        clientId: id,
+        ca: '/pki/root/ca.crt',
+        cert: `/pki/${id}/chain.pem`,
+        key: `/pki/${id}/key.pem`,
+      };
     },
     async quit() {
       calls.push('quit');

@@ -75,6 +75,8 @@ describe.skipIf(!hasTmux())('dashboard in a real terminal', () => {
       30_000,
     );
     tmux.keys('x');
+    await tmux.waitFor(/Revoke sensor-001's certificate\?/, 10_000);
+    tmux.keys('y');
     await tmux.waitFor(/revoked sensor-001/, 30_000);
     const revoked = await tmux.waitFor(/sensor-001.*REVOKED/, 60_000);
     expect(revoked).toContain('certificate revoked');

@@ -192,6 +192,9 @@ describe('dashboard', () => {
     const { app, controls } = mount(fleetOf(3));
     await waitForContent(app.lastFrame, 'sensor-0000');
     await press(app, 'j', 'x');
+    await waitForContent(app.lastFrame, "Revoke sensor-0001's certificate?");
+    expect(controls.calls).toEqual([]);
+    await press(app, 'y');
     await waitForContent(app.lastFrame, 'revoked sensor-0001');
     expect(controls.calls).toEqual(['revoke sensor-0001']);
   });
@@ -228,9 +231,15 @@ describe('dashboard', () => {
       at: 1,
     });
     const { app } = mount(store);
-    const frame = await waitForContent(app.lastFrame, `EXPIRED: ${REASONS.EXPIRED}`.slice(0, 30));
-    expect(frame).toContain('✗ rogue-expired');
-    expect(frame).toContain('✗ 5 server verifies the client');
+    // 100 columns: the list has the width, the selection summary under it already gives the reason.
+    let frame = await waitForContent(app.lastFrame, `↳ EXPIRED: ${REASONS.EXPIRED}`);
+    expect(frame).toContain('✗ rejected at step 5 (server verifies the client)');
+    await press(app, KEYS.enter);
+    frame = await waitForContent(app.lastFrame, '✗ 5 server verifies the client');
+    expect(frame).toContain('rogue-expired  rogue expired  ✗ rejected');
+    expect(frame).toContain(`EXPIRED: ${REASONS.EXPIRED}`);
+    await press(app, KEYS.escape);
+    await waitForContent(app.lastFrame, (f) => f.includes('DEVICE') && !f.includes('✗ 5 server verifies'));
   });
 
   it('counts every key of a burst the UI read at once (typing faster than it repaints)', async () => {

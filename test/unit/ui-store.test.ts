@@ -165,13 +165,26 @@ describe('keys', () => {
     expect(state.selectedId).toBe('sensor-0');
   });
 
-  it('turns x, p, d and q into actions on the selected device', () => {
-    expect(handleKey(initialUiState, 'x', noKey, context).action).toEqual({ type: 'revoke', id: 'sensor-0' });
+  it('turns x, p, d and q into actions on the selected device (x and d after a yes)', () => {
+    const revoke = handleKey(initialUiState, 'x', noKey, context);
+    expect(revoke.action).toBeUndefined();
+    expect(revoke.state.mode).toMatchObject({
+      kind: 'confirm',
+      question: expect.stringContaining('Revoke sensor-0'),
+    });
+    expect(handleKey(revoke.state, 'y', noKey, context).action).toEqual({ type: 'revoke', id: 'sensor-0' });
+    const cancelled = handleKey(revoke.state, 'n', noKey, context);
+    expect(cancelled.action).toEqual({ type: 'notice', text: 'cancelled' });
+    expect(cancelled.state.mode.kind).toBe('normal');
     expect(handleKey(initialUiState, 'p', noKey, context).action).toEqual({
       type: 'toggle-pause',
       id: 'sensor-0',
     });
-    expect(handleKey(initialUiState, 'd', noKey, context).action).toEqual({ type: 'remove', id: 'sensor-0' });
+    const remove = handleKey(initialUiState, 'd', noKey, context).state;
+    expect(handleKey(remove, '', { ...noKey, return: true }, context).action).toEqual({
+      type: 'remove',
+      id: 'sensor-0',
+    });
     expect(handleKey(initialUiState, 'q', noKey, context).action).toEqual({ type: 'quit' });
     expect(handleKey(initialUiState, 'c', { ...noKey, ctrl: true }, context).action).toEqual({
       type: 'quit',

@@ -1,4 +1,5 @@
-import { Box, Text } from 'ink';
+import { Box, type DOMElement, measureElement, Text } from 'ink';
+import { useEffect, useRef } from 'react';
 import type { CertificateSummary } from '../controls.ts';
 import { clock, formatReading, shortFingerprint } from '../format.ts';
 import { stateStyle } from '../status-style.ts';
@@ -11,9 +12,28 @@ export interface DetailPaneProps {
   readonly certificate?: CertificateSummary | null;
   readonly width: number;
   readonly height: number;
+  /** Lines scrolled off the top (the full-screen view scrolls; the side pane does not). */
+  readonly scroll?: number;
+  /** Told the height of the whole content, so scrolling can stop at its end. */
+  readonly onMeasure?: (lines: number) => void;
+  /** Shown in the title line, e.g. "Esc back". */
+  readonly hint?: string;
 }
 
-function CertificateLines({ certificate }: { certificate?: CertificateSummary | null }) {
+function CertificateLines({
+  device,
+  certificate,
+}: {
+  device: DeviceView;
+  certificate?: CertificateSummary | null;
+}) {
+  if (device.external)
+    return (
+      <Text wrap="truncate" color="gray">
+        {' '}
+        not started by this dashboard: what the broker's audit says about it is below
+      </Text>
+    );
   if (certificate === undefined) return <Text color="gray"> loading…</Text>;
   if (certificate === null)
     return (
@@ -37,8 +57,20 @@ function CertificateLines({ certificate }: { certificate?: CertificateSummary | 
   );
 }
 
-export function DetailPane({ device, certificate, width, height }: DetailPaneProps) {
+export function DetailPane({
+  device,
+  certificate,
+  width,
+  height,
+  scroll = 0,
+  onMeasure,
+  hint,
+}: DetailPaneProps) {
   const inner = width - 2;
+  const content = useRef<DOMElement>(null);
+  useEffect(() => {
+    if (onMeasure && content.current) onMeasure(measureElement(content.current).height);
+  });
   if (!device) {
     return (
       <Box width={width} height={height} borderStyle="round" flexDirection="column">
@@ -50,16 +82,16 @@ export function DetailPane({ device, certificate, width, height }: DetailPanePro
   const attempt = device.attempt;
   return (
     <Box width={width} height={height} borderStyle="round" flexDirection="column" overflowY="hidden">
-      {/* Natural height inside a clipping box: sections that do not fit are cut at the bottom, never squeezed. */}
-      <Box flexDirection="column" flexShrink={0}>
+      {/* Natural height inside a clipping box: sections that do not fit are cut at the bottom, never squeezed;
+          a negative top margin scrolls. The handshake comes first: where and why a device failed is the point. */}
+      <Box ref={content} flexDirection="column" flexShrink={0} marginTop={-scroll}>
         <Text wrap="truncate">
           <Text bold>{device.id}</Text>
-          {`  ${device.rogue ? `rogue ${device.kind}` : device.kind}  `}
+          {`  ${device.external ? 'external client' : device.rogue ? `rogue ${device.kind}` : device.kind}  `}
           <Text color={style.color}>{`${style.symbol} ${style.label}`}</Text>
           {device.revoked ? <Text color="red"> · certificate revoked</Text> : null}
+          {hint ? <Text color="gray">{`   ${hint}`}</Text> : null}
         </Text>
-        <Text bold>Certificate</Text>
-        <CertificateLines certificate={certificate} />
         <Text bold wrap="truncate">
           {`mTLS handshake${attempt ? ` (attempt ${attempt.attempt}${attempt.tlsVersion ? `, ${attempt.tlsVersion}` : ''})` : ''}`}
         </Text>
@@ -70,6 +102,8 @@ export function DetailPane({ device, certificate, width, height }: DetailPanePro
           detail={device.detail}
           width={inner}
         />
+        <Text bold>Certificate</Text>
+        <CertificateLines device={device} certificate={certificate} />
         <Text bold wrap="truncate">
           {'Telemetry '}
           <Text color="gray">
@@ -79,6 +113,18 @@ export function DetailPane({ device, certificate, width, height }: DetailPanePro
         {device.lastReading ? (
           <Text wrap="truncate">{` ${formatReading(device.lastReading, 6)}`}</Text>
         ) : null}
+        <Text bold>Messages (newest first; → from the device, ← to it)</Text>
+        {device.traffic.length === 0 ? <Text color="gray"> none yet</Text> : null}
+        {device.traffic
+          .slice()
+          .reverse()
+          .map((message) => (
+            <Text key={`${message.at}${message.direction}${message.topic}${message.text}`} wrap="truncate">
+              <Text color="gray">{` ${clock(message.at)} `}</Text>
+              {`${message.direction === 'out' ? '→' : '←'} ${message.topic}  `}
+              <Text color="gray">{message.text}</Text>
+            </Text>
+          ))}
         <Text bold>Recent events</Text>
         {device.recent
           .slice()

@@ -1,8 +1,10 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { compactReading, fitText } from '../format.ts';
+import { inverse, paint } from '../paint.ts';
 import { stateStyle } from '../status-style.ts';
 import { sparkline } from '../store/sparkline.ts';
+import type { SortKey } from '../store/sort.ts';
 import type { DeviceView } from '../store/types.ts';
 
 export interface DeviceListProps {
@@ -17,6 +19,7 @@ export interface DeviceListProps {
   readonly width: number;
   readonly focused: boolean;
   readonly filter: string;
+  readonly sort?: SortKey;
 }
 
 interface Columns {
@@ -28,52 +31,82 @@ interface Columns {
   spark: number;
 }
 
-/** Column widths for the inner width; optional columns (trend, reading) go first when space is short. */
+const columnsCache = new Map<number, Columns>();
+
+/**
+ * Column widths for the inner width; optional columns (trend, reading) go first when space is short. The same
+ * object for the same width, so memoized rows stay memoized.
+ */
 export function columnsFor(width: number): Columns {
+  let columns = columnsCache.get(width);
+  if (!columns) {
+    columns = computeColumns(width);
+    columnsCache.set(width, columns);
+  }
+  return columns;
+}
+
+function computeColumns(width: number): Columns {
   const name = 16;
   const kind = width >= 70 ? 15 : 12;
   const state = width >= 70 ? 18 : 12; // CLIENT_ID_MISMATCH, the longest reason a row shows, fits
   const msgs = 6;
   const spark = width >= 84 ? 8 : 0;
-  const rest = width - 2 - (name + 1) - (kind + 1) - (state + 1) - (msgs + 1) - (spark > 0 ? spark + 1 : 0);
+  // 3: the selection marker, the state symbol and a space.
+  const rest = width - 3 - (name + 1) - (kind + 1) - (state + 1) - (msgs + 1) - (spark > 0 ? spark + 1 : 0);
   return { name, kind, state, reading: rest >= 10 ? rest : 0, msgs, spark };
 }
 
-function line(
-  columns: Columns,
-  cells: { name: string; kind: string; reading: string; msgs: string; spark: string },
-) {
-  const reading = columns.reading > 0 ? ` ${fitText(cells.reading, columns.reading)}` : '';
-  const spark = columns.spark > 0 ? ` ${fitText(cells.spark, columns.spark)}` : '';
-  return {
-    name: `${fitText(cells.name, columns.name)} `,
-    kind: `${fitText(cells.kind, columns.kind)} `,
-    tail: `${reading} ${cells.msgs.padStart(columns.msgs)}${spark}`,
-  };
+function tail(columns: Columns, reading: string, msgs: string, spark: string): string {
+  const readingCell = columns.reading > 0 ? ` ${fitText(reading, columns.reading)}` : '';
+  const sparkCell = columns.spark > 0 ? ` ${fitText(spark, columns.spark)}` : '';
+  return `${readingCell} ${msgs.padStart(columns.msgs)}${sparkCell}`;
+}
+
+/** What the state column says: the reason of a rejection, "external" clients' state, else the state. */
+function stateLabel(device: DeviceView): string {
+  const style = stateStyle(device.state, device.revoked);
+  return device.state === 'rejected' && device.reason ? device.reason : style.label;
+}
+
+/**
+ * One device as one pre-coloured line: `›` marks the selection whatever the colour support (NO_COLOR,
+ * FORCE_COLOR=0), reverse video adds to it when colours are on.
+ */
+export function deviceRowText(device: DeviceView, selected: boolean, columns: Columns): string {
+  const style = stateStyle(device.state, device.revoked);
+  const kindColour = device.external ? 'cyan' : device.rogue ? 'magenta' : undefined;
+  const line = [
+    selected ? '›' : ' ',
+    paint(style.symbol, style.color),
+    ' ',
+    fitText(device.id, columns.name),
+    ' ',
+    // Rogues' kinds stand out (they are the ones meant to fail); so do clients the dashboard did not start.
+    paint(fitText(device.external ? 'external' : device.kind, columns.kind), kindColour),
+    ' ',
+    paint(fitText(stateLabel(device), columns.state), style.color),
+    tail(
+      columns,
+      compactReading(device.lastReading),
+      String(device.messages),
+      sparkline(device.series, columns.spark),
+    ),
+  ].join('');
+  return selected ? inverse(line) : line;
 }
 
 const Row = memo(function Row(props: { device: DeviceView; selected: boolean; columns: Columns }) {
-  const { device, selected, columns } = props;
-  const style = stateStyle(device.state, device.revoked);
-  const label = device.state === 'rejected' && device.reason ? device.reason : style.label;
-  const { name, kind, tail } = line(columns, {
-    name: device.id,
-    kind: device.kind,
-    reading: compactReading(device.lastReading),
-    msgs: String(device.messages),
-    spark: sparkline(device.series, columns.spark),
-  });
-  return (
-    <Text wrap="truncate" inverse={selected}>
-      <Text color={style.color}>{`${style.symbol} `}</Text>
-      {name}
-      {/* Rogues' kinds stand out: they are the ones meant to fail. */}
-      <Text color={device.rogue ? 'magenta' : undefined}>{kind}</Text>
-      <Text color={style.color}>{fitText(label, columns.state)}</Text>
-      {tail}
-    </Text>
-  );
+  return <Text wrap="truncate">{deviceRowText(props.device, props.selected, props.columns)}</Text>;
 });
+
+const SORT_WORDS: Record<SortKey, string> = {
+  added: '',
+  state: '  sorted by state',
+  name: '  sorted by name',
+  messages: '  sorted by messages',
+  'last-seen': '  sorted by last seen',
+};
 
 export function DeviceList({
   rows,
@@ -84,15 +117,10 @@ export function DeviceList({
   width,
   focused,
   filter,
+  sort = 'added',
 }: DeviceListProps) {
   const columns = columnsFor(width - 2);
-  const heading = line(columns, {
-    name: 'DEVICE',
-    kind: 'KIND',
-    reading: 'LAST READING',
-    msgs: 'MSGS',
-    spark: 'TREND',
-  });
+  const heading = `   ${fitText('DEVICE', columns.name)} ${fitText('KIND', columns.kind)} ${fitText('STATE', columns.state)}${tail(columns, 'LAST READING', 'MSGS', 'TREND')}`;
   const range = total === 0 ? '0' : `${first + 1}–${first + rows.length} of ${total}`;
   return (
     <Box
@@ -104,19 +132,19 @@ export function DeviceList({
       overflowY="hidden"
     >
       <Text wrap="truncate" bold>
-        {`  ${heading.name}${heading.kind}${fitText('STATE', columns.state)}${heading.tail}`}
+        {heading}
       </Text>
       {rows.map((device, index) => (
         <Row key={device.id} device={device} selected={index === selected} columns={columns} />
       ))}
       {rows.length === 0 ? (
         <Text color="gray">
-          {filter ? `no device matches "${filter}" (Esc clears)` : 'no devices yet: press a to add one'}
+          {filter ? `no device matches "${filter}" (Esc clears)` : 'no devices yet: press a to add some'}
         </Text>
       ) : null}
       <Box flexGrow={1} />
       <Text wrap="truncate" color="gray">
-        {`devices ${range}${filter ? `  filter "${filter}"` : ''}`}
+        {`devices ${range}${filter ? `  filter "${filter}"` : ''}${SORT_WORDS[sort]}`}
       </Text>
     </Box>
   );

@@ -1,5 +1,7 @@
 import { Box, Text } from 'ink';
+import { memo } from 'react';
 import { clock } from '../format.ts';
+import { paint } from '../paint.ts';
 import type { LogEntry } from '../store/types.ts';
 
 export interface EventLogProps {
@@ -10,13 +12,26 @@ export interface EventLogProps {
   readonly height: number;
   readonly focused: boolean;
   readonly filter: string;
+  /** Lines containing this are marked (the event-log search). */
+  readonly search?: string;
 }
 
 const SOURCE_COLOR = { device: 'cyan', broker: 'magenta', ui: 'blue' } as const;
 const LEVEL_COLOR = { info: undefined, warn: 'yellow', error: 'red' } as const;
 
-export function EventLog({ entries, total, offset, height, focused, filter }: EventLogProps) {
+/** One entry as one pre-coloured line (a search hit starts with ▶ instead of a space). */
+export function logLineText(entry: LogEntry, hit: boolean): string {
+  return `${hit ? '▶' : ''}${paint(clock(entry.at), 'gray')} ${paint(entry.source.padEnd(6), SOURCE_COLOR[entry.source])} ${paint(entry.text, LEVEL_COLOR[entry.level])}`;
+}
+
+const Line = memo(function Line({ entry, hit }: { entry: LogEntry; hit: boolean }) {
+  return <Text wrap="truncate">{logLineText(entry, hit)}</Text>;
+});
+
+export function EventLog({ entries, total, offset, height, focused, filter, search = '' }: EventLogProps) {
   const where = offset > 0 ? `  ↑ ${offset} newer below` : '';
+  const needle = search.toLowerCase();
+  const searching = needle ? `  search "${search}" (n older, N newer)` : '';
   return (
     <Box
       flexDirection="column"
@@ -27,14 +42,14 @@ export function EventLog({ entries, total, offset, height, focused, filter }: Ev
     >
       <Text wrap="truncate" bold>
         {`Events (broker audit + devices) ${total}${filter ? ` matching "${filter}"` : ''}`}
-        <Text color="gray">{where}</Text>
+        <Text color="gray">{`${where}${searching}`}</Text>
       </Text>
       {entries.map((entry) => (
-        <Text key={entry.seq} wrap="truncate" color={LEVEL_COLOR[entry.level]}>
-          <Text color="gray">{clock(entry.at)} </Text>
-          <Text color={SOURCE_COLOR[entry.source]}>{entry.source.padEnd(6)}</Text>
-          {` ${entry.text}`}
-        </Text>
+        <Line
+          key={entry.seq}
+          entry={entry}
+          hit={needle !== '' && entry.text.toLowerCase().includes(needle)}
+        />
       ))}
     </Box>
   );
@@ -50,5 +65,19 @@ export function logWindow(log: readonly LogEntry[], filter: string, lines: numbe
   const needle = filter.toLowerCase();
   const matching = needle ? log.filter((entry) => entry.text.toLowerCase().includes(needle)) : log;
   const end = Math.max(0, matching.length - offset);
-  return { entries: matching.slice(Math.max(0, end - lines), end), total: matching.length };
+  return { entries: matching.slice(Math.max(0, end - lines), end), total: matching.length, matching };
+}
+
+/**
+ * Where the lines containing `search` are, as window offsets that put each at the bottom of the log box (lines
+ * back from the newest), nearest first.
+ */
+export function searchOffsets(matching: readonly LogEntry[], search: string): number[] {
+  const needle = search.toLowerCase();
+  if (!needle) return [];
+  const offsets: number[] = [];
+  for (let index = matching.length - 1; index >= 0; index--) {
+    if (matching[index]?.text.toLowerCase().includes(needle)) offsets.push(matching.length - 1 - index);
+  }
+  return offsets;
 }

@@ -5,16 +5,21 @@ export interface HelpOverlayProps {
 }
 
 const LINES: readonly [string, string][] = [
-  ['a', 'add a device: pick a sensor profile'],
-  ['r', 'add a rogue device: pick a kind and watch where the handshake refuses it'],
-  ['x', "revoke the selected device's certificate: the broker cuts its session live"],
-  ['c', 'send a command to the selected device (e.g. reboot, set-interval 2)'],
-  ['p', 'pause / resume the selected device'],
-  ['d', 'remove the selected device'],
-  ['/', 'filter the device list and the event log (Esc clears)'],
-  ['↑ ↓  j k', 'move the selection (or scroll the log when it has focus)'],
+  ['Enter / Esc', 'open the selected device on the whole screen (ladder, certificate, messages) / back'],
+  ['a', 'add devices: pick a sensor profile; type digits first for several (a 2 5 Enter adds 25)'],
+  ['r', 'add a rogue device: pick a kind, it is selected: watch where the handshake refuses it'],
+  ['x', "revoke the selected device's certificate (asks first): the broker cuts its session live"],
+  ['c', 'send a command: ping, reboot, set-interval 2s (or 500ms; a bare number is seconds)'],
+  ['p', 'pause / resume the selected device (only a running one)'],
+  ['d', 'remove the selected device (asks first)'],
+  ['y', 'the mosquitto_pub / mosquitto_sub commands to connect as the selected device'],
+  ['n', 'jump to the next rejected device (in the event log: the next search match; N the newer)'],
+  ['s', 'sort the list: as added → state → name → messages → last seen'],
+  ['/', 'filter the device list and the log (Esc clears); with the log focused: search it'],
+  ['↑ ↓  j k  g G', 'move the selection (or scroll the log when it has focus)'],
   ['PgUp PgDn Home End', 'move by a page / to the first or last'],
   ['Tab', 'switch focus between the device list and the event log'],
+  ['prompts', 'Ctrl-A/E start/end, Ctrl-U/K delete to start/end, Ctrl-W word, ← →; ↑ ↓ Tab: commands'],
   ['?', 'this help'],
   ['q  Ctrl-C', 'quit: stops the broker, the fleet and every worker'],
 ];
@@ -46,7 +51,10 @@ export function HelpOverlay({ height }: HelpOverlayProps) {
           </Text>
         ))}
         <Text wrap="truncate" color="gray">
-          Symbols: ● online … connecting ↻ retrying ‖ paused ✗ rejected ■ stopped
+          Symbols: ● online … connecting ↻ retrying ‖ paused ✗ rejected ■ stopped › selected
+        </Text>
+        <Text wrap="truncate" color="gray">
+          Kind "external": a client the dashboard did not start (mosquitto_pub…), seen in the broker audit
         </Text>
         <Text color="gray">Press any key to close.</Text>
       </Box>

@@ -24,6 +24,8 @@ export interface BrokerProcess {
 export interface StartBrokerOptions {
   stateDir: string;
   host?: string;
+  /** 0 or absent: any free port. */
+  port?: number;
   timeoutMs?: number;
   /** Called with every line the broker prints after it is ready (errors, warnings). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -49,7 +51,7 @@ export function startBroker(options: StartBrokerOptions): Promise<BrokerProcess>
     '--host',
     host,
     '--port',
-    '0',
+    String(options.port ?? 0),
     '--state-dir',
     options.stateDir,
     '--json-ready',

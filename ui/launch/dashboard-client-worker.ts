@@ -19,9 +19,13 @@ export interface DashboardClientConfig {
 
 export type DashboardClientMessage =
   | { type: 'status'; connected: boolean; subscribed?: boolean; detail?: string }
-  | { type: 'messages'; batch: { topic: string; payload: string }[] };
+  | { type: 'messages'; batch: { topic: string; payload: string }[] }
+  /** The outcome of publish request `id`: no error means the broker acknowledged it (PUBACK, QoS 1). */
+  | { type: 'published'; id: number; error?: string };
 
-export type DashboardClientRequest = { type: 'publish'; topic: string; payload: string } | { type: 'stop' };
+export type DashboardClientRequest =
+  | { type: 'publish'; id: number; topic: string; payload: string }
+  | { type: 'stop' };
 
 async function main(port: NonNullable<typeof parentPort>, config: DashboardClientConfig): Promise<void> {
   const [cert, key, ca] = await Promise.all([
@@ -69,7 +73,17 @@ async function main(port: NonNullable<typeof parentPort>, config: DashboardClien
     batch.push({ topic, payload: payload.toString('utf8') });
   });
   port.on('message', (request: DashboardClientRequest) => {
-    if (request.type === 'publish') client.publish(request.topic, request.payload, { qos: 0 });
+    if (request.type === 'publish') {
+      const { id } = request;
+      // Never queue a command for later: the dashboard says "sent" only for what the broker took now.
+      if (!client.connected) {
+        post({ type: 'published', id, error: 'the dashboard is not connected to the broker' });
+        return;
+      }
+      client.publish(request.topic, request.payload, { qos: 1 }, (error) =>
+        post({ type: 'published', id, ...(error && { error: error.message }) }),
+      );
+    }
     if (request.type === 'stop') {
       clearInterval(flush);
       client.end(true, () => process.exit(0));

@@ -9,7 +9,8 @@ import { startTsWorker } from './ts-worker.ts';
 
 export interface DashboardClient {
   worker: Worker;
-  publish(topic: string, payload: string): void;
+  /** Resolves once the broker acknowledged the message; rejects with why it could not be sent (5 s at most). */
+  publish(topic: string, payload: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -18,12 +19,29 @@ export function startDashboardClient(
   onMessage: (message: DashboardClientMessage) => void,
 ): DashboardClient {
   const worker = startTsWorker(new URL('./dashboard-client-worker.ts', import.meta.url), { config });
-  worker.on('message', onMessage);
+  let nextId = 0;
+  const waiting = new Map<number, (error?: string) => void>();
+  worker.on('message', (message: DashboardClientMessage) => {
+    if (message.type === 'published') waiting.get(message.id)?.(message.error);
+    else onMessage(message);
+  });
   worker.on('error', (error) => onMessage({ type: 'status', connected: false, detail: error.message }));
   const send = (request: DashboardClientRequest) => worker.postMessage(request);
   return {
     worker,
-    publish: (topic, payload) => send({ type: 'publish', topic, payload }),
+    publish: (topic, payload) =>
+      new Promise<void>((resolve, reject) => {
+        const id = ++nextId;
+        const timer = setTimeout(() => settle('the broker did not acknowledge it within 5 s'), 5000);
+        const settle = (error?: string) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          if (error) reject(new Error(error));
+          else resolve();
+        };
+        waiting.set(id, settle);
+        send({ type: 'publish', id, topic, payload });
+      }),
     async stop() {
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       send({ type: 'stop' });

@@ -4,6 +4,7 @@
  */
 import type { DeviceProfile } from '../../devices/events.ts';
 import type { RogueKind } from '../../core/rogues.ts';
+import type { ConnectionInfo } from '../connect-commands.ts';
 import type { CertificateSummary, FleetControls } from '../controls.ts';
 
 export class DeferredControls implements FleetControls {
@@ -14,8 +15,8 @@ export class DeferredControls implements FleetControls {
     ready.catch(() => undefined); // a failed start-up is reported by whoever started it
   }
 
-  addDevice(profile: DeviceProfile): Promise<string> {
-    return this.ready.then((controls) => controls.addDevice(profile));
+  addDevices(profile: DeviceProfile, count: number): Promise<string[]> {
+    return this.ready.then((controls) => controls.addDevices(profile, count));
   }
   addRogue(kind: RogueKind): Promise<string> {
     return this.ready.then((controls) => controls.addRogue(kind));
@@ -34,6 +35,9 @@ export class DeferredControls implements FleetControls {
   }
   certificate(id: string): Promise<CertificateSummary | null> {
     return this.ready.then((controls) => controls.certificate(id));
+  }
+  connection(id: string): Promise<ConnectionInfo | null> {
+    return this.ready.then((controls) => controls.connection(id));
   }
   /** Quitting never waits for start-up. */
   quit(): Promise<void> {

@@ -7,7 +7,9 @@ import type { DeviceProfile } from '../../devices/events.ts';
 import type { FleetPlan } from '../../devices/plan.ts';
 import { isBehaviourRogue, isCredentialRogue, type RogueKind } from '../../core/rogues.ts';
 import type { BrokerAddress, DeviceSpec } from '../../devices/spec.ts';
+import type { ConnectionInfo } from '../connect-commands.ts';
 import type { CertificateSummary, FleetControls } from '../controls.ts';
+import { parseDeviceCommand } from '../device-command.ts';
 import type { RpcClient } from './worker-rpc.ts';
 
 export interface LiveControlsOptions {
@@ -16,8 +18,8 @@ export interface LiveControlsOptions {
   pki: RpcClient;
   broker: BrokerAddress;
   intervalMs: number;
-  /** Publishes as the dashboard identity. */
-  publish: (topic: string, payload: string) => void;
+  /** Publishes as the dashboard identity; resolves once the broker acknowledged it. */
+  publish: (topic: string, payload: string) => Promise<void>;
   quit: () => Promise<void>;
 }
 
@@ -41,9 +43,11 @@ export class LiveControls implements FleetControls {
     return this.launch(specs);
   }
 
-  async addDevice(profile: DeviceProfile): Promise<string> {
-    const specs = await this.plan({ count: 1, profiles: [profile], firstNumber: this.nextNumber++ });
-    return this.launch(specs)[0] as string;
+  async addDevices(profile: DeviceProfile, count: number): Promise<string[]> {
+    const firstNumber = this.nextNumber;
+    this.nextNumber += count;
+    const specs = await this.plan({ count, profiles: [profile], firstNumber });
+    return this.launch(specs);
   }
 
   async addRogue(kind: RogueKind): Promise<string> {
@@ -72,14 +76,10 @@ export class LiveControls implements FleetControls {
     else this.options.fleet.resume([id]);
   }
 
-  /** `ping`, `reboot`, `set-interval 2000`: published to devices/{id}/commands/<name> as the dashboard. */
+  /** `ping`, `reboot`, `set-interval 2s`: published to devices/{id}/commands/<name> as the dashboard (QoS 1). */
   async sendCommand(id: string, command: string): Promise<void> {
-    const [name = '', ...rest] = command.trim().split(/\s+/);
-    if (!/^[a-z][a-z0-9-]*$/.test(name))
-      throw new Error(`"${name}" is not a command name (try ping, reboot, set-interval 2000)`);
-    const payload =
-      rest.length > 0 ? rest.join(' ') : name === 'ping' ? JSON.stringify({ sentAt: Date.now() }) : '';
-    this.options.publish(`devices/${id}/commands/${name}`, payload);
+    const { topic, payload } = parseDeviceCommand(id, command);
+    await this.options.publish(topic, payload);
   }
 
   async revoke(id: string): Promise<void> {
@@ -93,6 +93,21 @@ export class LiveControls implements FleetControls {
     const identity = this.identityOf.get(id);
     if (!identity) return null;
     return this.options.pki.call<CertificateSummary | null>('certificate', this.options.stateDir, identity);
+  }
+
+  async connection(id: string): Promise<ConnectionInfo | null> {
+    const identity = this.identityOf.get(id);
+    if (identity === undefined) return null;
+    const { host, port } = this.options.broker;
+    const files = await this.options.pki.call<{
+      ca: string;
+      chain?: string;
+      key?: string;
+      commonName?: string;
+    }>('files', this.options.stateDir, identity ?? 'server');
+    // A device without a certificate connects with the CA file only (and is refused, which is the point).
+    if (identity === null) return { host, port, clientId: id, ca: files.ca };
+    return { host, port, clientId: files.commonName ?? id, ca: files.ca, cert: files.chain, key: files.key };
   }
 
   quit(): Promise<void> {

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { type ImpostorBroker, startImpostorBroker } from '../../devices/impostor-broker.ts';
 import { type FleetPlan, planFleet } from '../../devices/plan.ts';
 import type { BrokerAddress } from '../../devices/spec.ts';
-import { revokeIdentity, showIdentity } from '../../pki/index.ts';
+import { pkiLayout, revokeIdentity, showIdentity } from '../../pki/index.ts';
 import type { CertificateSummary } from '../controls.ts';
 import { serveRpc } from './worker-rpc.ts';
 
@@ -15,6 +15,18 @@ async function certificate(stateDir: string, id: string): Promise<CertificateSum
   if (!info.paths.chain && !info.paths.cert) return null;
   const { commonName, issuer, notBefore, notAfter, keyType, fingerprint256, status, serial } = info;
   return { commonName, issuer, notBefore, notAfter, keyType, fingerprint256, status, serial };
+}
+
+/** The files a client needs to connect as this identity (mosquitto_pub --cafile/--cert/--key). */
+async function files(stateDir: string, id: string) {
+  const info = await showIdentity(stateDir, id);
+  // The broker is verified against our root, whatever signed the device's own certificate (a rogue's may be foreign).
+  return {
+    ca: pkiLayout(stateDir).rootCert,
+    chain: info.paths.chain,
+    key: info.paths.key,
+    commonName: info.commonName,
+  };
 }
 
 let impostor: Promise<ImpostorBroker> | undefined;
@@ -28,6 +40,7 @@ async function impostorBroker(stateDir: string): Promise<BrokerAddress> {
 if (parentPort) {
   serveRpc(parentPort, {
     certificate,
+    files,
     // Issuing identities signs certificates: planning (which issues what it needs) happens here too.
     plan: (plan: FleetPlan) => planFleet(plan),
     impostorBroker,

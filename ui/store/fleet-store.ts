@@ -10,11 +10,30 @@ import { STEP_LABELS, stepNumber } from '../../core/ladder.ts';
 import { summarizeAudit } from './audit.ts';
 import { FrameScheduler } from './frame-scheduler.ts';
 import { primaryValue, RateCounter } from './sparkline.ts';
-import type { BrokerInfo, Counts, DeviceView, Feedback, LogEntry, LogLevel, LogSource } from './types.ts';
+import type {
+  BrokerInfo,
+  Counts,
+  DeviceView,
+  Feedback,
+  LogEntry,
+  LogLevel,
+  LogSource,
+  TrafficEntry,
+} from './types.ts';
 
 const LOG_LIMIT = 2000;
 const LARGE_FLEET = 300;
 const RECENT_PER_DEVICE = 8;
+const TRAFFIC_PER_DEVICE = 10;
+/** Audit events that say a client exists: one the dashboard did not start becomes an "external" row. */
+const EXTERNAL_STATES: Record<string, DeviceState> = {
+  'connection-accepted': 'online',
+  'handshake-refused': 'rejected',
+  'connect-refused': 'rejected',
+  disconnected: 'stopped',
+};
+/** Identities that are part of certfleet itself, never listed as devices. */
+const OWN_IDENTITIES = new Set(['dashboard', 'server']);
 const SERIES_LENGTH = 24;
 const FEEDBACK_MS = 6000;
 /** States worth a line in the shared log; the rest (connecting, tls-handshake…) only go to the device's own list. */
@@ -43,6 +62,8 @@ export class FleetStore {
   private seq = 0;
   /** Local TCP port of a device's latest attempt → device id: attributes audit records without a CN. */
   private readonly byPort = new Map<number, string>();
+  /** Waiters of waitFor(), checked on every change (not once per frame). */
+  private readonly watchers = new Set<() => void>();
 
   constructor(options: FleetStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -89,9 +110,44 @@ export class FleetStore {
       id = this.byPort.get(summary.remotePort) ?? id;
     }
     const entry = this.append('broker', summary.level, summary.text, id, summary.at);
+    if (id !== undefined && !this.devices.has(id)) this.addExternal(id, summary.event, entry);
     const device = id === undefined ? undefined : this.devices.get(id);
-    if (device) this.update(device, { recent: withRecent(device.recent, entry) });
+    if (device) {
+      const external = device.external ? this.externalPatch(device, summary.event, summary.reason) : {};
+      this.update(device, { ...external, recent: withRecent(device.recent, entry) });
+    }
     this.changed();
+  }
+
+  /** A client the broker saw that the dashboard did not start: listed, marked external, with its audit. */
+  private addExternal(id: string, event: string, entry: LogEntry): void {
+    if (OWN_IDENTITIES.has(id) || EXTERNAL_STATES[event] === undefined) return;
+    this.order.push(id);
+    this.counts.total++;
+    const view: DeviceView = {
+      id,
+      kind: 'external',
+      rogue: false,
+      external: true,
+      state: 'idle',
+      revoked: false,
+      messages: 0,
+      series: [],
+      recent: [],
+      traffic: [],
+      addedAt: entry.at,
+    };
+    this.devices.set(id, view);
+  }
+
+  private externalPatch(device: DeviceView, event: string, reason?: string): Partial<DeviceView> {
+    const state = EXTERNAL_STATES[event];
+    if (state === undefined) return {};
+    const failed = reason !== undefined && reason !== 'OK';
+    return {
+      state,
+      reason: failed ? (reason as DeviceView['reason']) : state === 'online' ? undefined : device.reason,
+    };
   }
 
   /** A device's reply to a command, as the dashboard received it over MQTT (devices/{id}/replies). */
@@ -106,7 +162,12 @@ export class FleetStore {
     }
     const entry = this.append('device', 'info', `reply from ${id}: ${text}`, id);
     const device = id === undefined ? undefined : this.devices.get(id);
-    if (device) this.update(device, { recent: withRecent(device.recent, entry) });
+    if (device) {
+      this.update(device, {
+        recent: withRecent(device.recent, entry),
+        traffic: withTraffic(device.traffic, { at: entry.at, direction: 'out', topic, text: payload }),
+      });
+    }
     this.changed();
   }
 
@@ -114,6 +175,7 @@ export class FleetStore {
     switch (event.type) {
       case 'added': {
         const { device } = event;
+        // A client first seen in the audit (listed as external) turns out to be ours: it takes that row.
         if (!this.devices.has(device.id)) this.order.push(device.id);
         else this.forget(device.id);
         // The broker's record of a first, refused handshake can arrive before the fleet says the device exists.
@@ -125,6 +187,7 @@ export class FleetStore {
           messages: 0,
           series: [],
           recent: earlier.slice(-RECENT_PER_DEVICE),
+          traffic: [],
           addedAt: event.at,
         };
         this.devices.set(device.id, view);
@@ -176,13 +239,32 @@ export class FleetStore {
           lastReadingAt: event.at,
           messages: device.messages + 1,
           series,
+          traffic: withTraffic(device.traffic, {
+            at: event.at,
+            direction: 'out',
+            topic: `devices/${event.id}/telemetry`,
+            text: JSON.stringify(event.reading),
+          }),
         });
         break;
       }
       case 'command': {
         const device = this.devices.get(event.id);
         if (!device) return;
-        this.deviceLog(device, 'info', `${event.id} command ${event.command} → ${event.result}`, event.at);
+        this.update(device, {
+          traffic: withTraffic(device.traffic, {
+            at: event.at,
+            direction: 'in',
+            topic: `devices/${event.id}/commands/${event.command}`,
+            text: event.result,
+          }),
+        });
+        this.deviceLog(
+          this.devices.get(event.id) as DeviceView,
+          'info',
+          `${event.id} command ${event.command} → ${event.result}`,
+          event.at,
+        );
         break;
       }
       case 'rejected': {
@@ -275,12 +357,38 @@ export class FleetStore {
   private changed(): void {
     this.version++;
     this.frames.request();
+    for (const watcher of this.watchers) watcher();
+  }
+
+  /**
+   * Resolves true as soon as `predicate` holds (checked now and after every change), false after `timeoutMs`: how an
+   * action waits for the fleet to confirm it before the dashboard says it happened.
+   */
+  waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (predicate()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (result: boolean) => {
+        this.watchers.delete(check);
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const check = () => {
+        if (predicate()) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.watchers.add(check);
+    });
   }
 
   /** Stops a pending notification (on quit). */
   dispose(): void {
     this.frames.dispose();
   }
+}
+
+function withTraffic(traffic: readonly TrafficEntry[], entry: TrafficEntry): TrafficEntry[] {
+  const next = [...traffic, entry];
+  return next.length > TRAFFIC_PER_DEVICE ? next.slice(-TRAFFIC_PER_DEVICE) : next;
 }
 
 function withRecent(recent: readonly LogEntry[], entry: LogEntry): LogEntry[] {

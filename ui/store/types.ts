@@ -21,11 +21,22 @@ export interface LogEntry {
 
 export type Reading = Record<string, number | string | boolean>;
 
+/** One MQTT message of a device, as the dashboard knows it (the per-device message view). */
+export interface TrafficEntry {
+  at: number;
+  /** 'out': the device published it; 'in': it was sent to the device. */
+  direction: 'in' | 'out';
+  topic: string;
+  text: string;
+}
+
 export interface DeviceView {
   id: string;
   /** Sensor profile ('climate', …) or rogue kind ('expired', …). */
   kind: string;
   rogue: boolean;
+  /** A client the dashboard did not start (mosquitto_pub, another `devices run`), known from the broker audit. */
+  external?: boolean;
   state: DeviceState;
   /** The reason of the last rejection or disconnect, if any. */
   reason?: Reason;
@@ -43,6 +54,8 @@ export interface DeviceView {
   attempt?: HandshakeAttempt;
   /** The device's own recent events, newest last. */
   recent: LogEntry[];
+  /** Its recent messages, both ways, newest last. */
+  traffic: TrafficEntry[];
   addedAt: number;
 }
 
