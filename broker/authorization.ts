@@ -2,10 +2,11 @@
  * The aedes hooks: CONNECT → identity and grant (authenticate), then every publish, subscribe and delivery
  * checked against the grant compiled for that connection. Every refusal is audited here, at the decision.
  */
-import type { AedesOptions, AuthenticateError, Client, ConnectPacket } from 'aedes';
+import type { AedesOptions, AuthenticateError, Client, ConnectPacket, PublishPacket } from 'aedes';
 import type { Reason } from '../core/reasons.ts';
 import type { AuditRecord } from './audit-record.ts';
 import type { BrokerLimits } from './limits.ts';
+import { refusalConnack } from './refused-connect.ts';
 import type { Grant, Policy } from './policy.ts';
 import { revocationKey } from './peer-certificate.ts';
 
@@ -71,6 +72,18 @@ function notAuthorized(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: 5 as const });
 }
 
+/** MQTT 5 DISCONNECT reason codes the broker ends sessions with (MQTT 5 §3.14.2.1). */
+export const DISCONNECT_NOT_AUTHORIZED = 0x87;
+export const DISCONNECT_ADMINISTRATIVE_ACTION = 0x98;
+
+/**
+ * Ends a session the broker decided to end (session.cause set): an MQTT 5 client gets a DISCONNECT with the
+ * reason code and a Reason String saying why; MQTT 3.1.1 has no server DISCONNECT, so its connection just closes.
+ */
+export function endSession(session: Session, reasonCode: number, reasonString: string): void {
+  session.client.disconnect({ reasonCode, properties: { reasonString } }, () => {});
+}
+
 export interface SessionRegistry {
   readonly sessions: ReadonlyMap<Client, Session>;
   /** The session ended (or never started): forget it. */
@@ -80,34 +93,42 @@ export interface SessionRegistry {
 export function createAuthorization(context: AuthorizationContext): Hooks & SessionRegistry {
   const sessions = new Map<Client, Session>();
   const sessionsById = new Map<string, Session>();
-  const connectPackets = new WeakMap<Client, ConnectPacket>();
+  /** Grants decided in preConnect, registered as sessions once aedes accepted the CONNECT (authenticate). */
+  const grants = new WeakMap<Client, { grant: Grant; serverKeepAlive?: number }>();
 
   /** Why this CONNECT is refused, or a grant. */
-  function decide(client: Client, info: ConnectionInfo): { reason: Reason; detail: string } | Grant {
-    const packet = connectPackets.get(client);
+  function decide(
+    packet: ConnectPacket,
+    info: ConnectionInfo,
+  ): { reason: Reason; detail: string } | { grant: Grant; serverKeepAlive?: number } {
     if (context.revoked().has(revocationKey(info.cert.issuer, info.cert.serial))) {
       return { reason: 'REVOKED', detail: "issuer and serial are in the issuer's CRL" };
     }
+    const v5 = packet.protocolVersion === 5;
     const { keepaliveLimit } = context.limits;
-    const keepalive = packet?.keepalive ?? 0;
-    if (keepaliveLimit > 0 && (keepalive === 0 || keepalive > keepaliveLimit)) {
-      return { reason: 'LIMIT_EXCEEDED', detail: `keepalive ${keepalive}s (allowed 1–${keepaliveLimit}s)` };
+    const keepalive = packet.keepalive ?? 0;
+    // Keepalive 0 ("no keepalive") is the spec's own default use and is admitted [MQTT-3.1.2-23]. Above the
+    // limit, MQTT 3.1.1 can only refuse; MQTT 5 lets the server impose its own with Server Keep Alive.
+    const tooLong = keepaliveLimit > 0 && keepalive > keepaliveLimit;
+    if (tooLong && !v5) {
+      return { reason: 'LIMIT_EXCEEDED', detail: `keepalive ${keepalive}s (allowed 0–${keepaliveLimit}s)` };
     }
     const policy = context.policy();
     if (info.cn === null) return { reason: 'UNKNOWN_IDENTITY', detail: 'the certificate has no single CN' };
     const resolved = policy.resolve(info.cn);
     if ('refused' in resolved) return { reason: 'UNKNOWN_IDENTITY', detail: resolved.refused };
-    if (policy.requireClientIdMatchesCn && client.id !== info.cn) {
-      return {
-        reason: 'CLIENT_ID_MISMATCH',
-        detail: `client id "${packet?.clientId ?? ''}" ≠ CN "${info.cn}"`,
-      };
+    // An empty client id asks the broker to assign one (MQTT 3.1.1 only with a clean session [MQTT-3.1.3-8],
+    // which aedes enforces with CONNACK 2; MQTT 5 always [MQTT-3.2.2-16]): an assigned, random id can take over
+    // no one's session, so it passes the client-id = CN rule.
+    const clientId = packet.clientId ?? '';
+    if (policy.requireClientIdMatchesCn && clientId !== '' && clientId !== info.cn) {
+      return { reason: 'CLIENT_ID_MISMATCH', detail: `client id "${clientId}" ≠ CN "${info.cn}"` };
     }
-    const will = packet?.will;
+    const will = packet.will;
     if (will && !resolved.canPublish(will.topic)) {
       return { reason: 'PUBLISH_DENIED', detail: `last will on "${will.topic}" is outside the grant` };
     }
-    return resolved;
+    return tooLong ? { grant: resolved, serverKeepAlive: keepaliveLimit } : { grant: resolved };
   }
 
   return {
@@ -117,34 +138,50 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
       if (sessionsById.get(session.clientId) === session) sessionsById.delete(session.clientId);
     },
 
+    // The decision is taken here, before aedes answers anything, so that a refusal can carry its reason: aedes
+    // has no way to put a Reason String on the CONNACK of a failed authenticate (refused-connect.ts writes it).
     preConnect(client, packet, callback) {
-      connectPackets.set(client, packet);
-      callback(null, true);
+      const info = context.infoOf(client);
+      if (!info) return callback(notAuthorized('connection did not pass the TLS gate'), false); // cannot happen
+      const decision = decide(packet, info);
+      if ('grant' in decision) {
+        grants.set(client, decision);
+        return callback(null, true);
+      }
+      info.settled = true;
+      context.audit({
+        event: 'connect-refused',
+        ...auditBase(info, packet.clientId ?? ''),
+        ...decision,
+        cert: info.cert,
+      });
+      const connack = refusalConnack(packet.protocolVersion ?? 4, { ...decision, cert: info.cert });
+      // aedes destroys the socket once told no: only after the CONNACK has left.
+      client.conn.write(connack, () => {
+        client.conn.end();
+        callback(notAuthorized(decision.detail), false);
+      });
     },
 
     authenticate(client, _username, _password, done) {
-      // Username and password are ignored: the certificate is the credential.
+      // Username and password are ignored: the certificate is the credential, judged in preConnect.
       const info = context.infoOf(client);
-      const clientId = connectPackets.get(client)?.clientId ?? '';
-      if (!info) return done(notAuthorized('connection did not pass the TLS gate'), false); // cannot happen
-      const decision = decide(client, info);
-      if ('reason' in decision) {
-        info.settled = true;
-        context.audit({
-          event: 'connect-refused',
-          ...auditBase(info, clientId),
-          ...decision,
-          cert: info.cert,
-        });
-        return done(notAuthorized(decision.detail), false);
+      const decided = grants.get(client);
+      if (!info || !decided) return done(notAuthorized('no decision for this connection'), false); // cannot happen
+      if (decided.serverKeepAlive !== undefined) {
+        // MQTT 5 Server Keep Alive [MQTT-3.2.2-21]: aedes (2.0.0-beta.1) times the session and fills the CONNACK
+        // property from this field; it only sets it itself when its own keepaliveLimit (which would refuse
+        // 3.1.1 keepalive 0 with a non-standard code) is configured. broker-policy.test.ts checks the CONNACK.
+        (client as Client & { _serverKeepAlive?: number })._serverKeepAlive = decided.serverKeepAlive;
       }
+      const clientId = client.id; // assigned by aedes when the CONNECT had none
       const previous = sessionsById.get(clientId);
       if (previous && previous.client !== client) {
         // aedes closes the older session with this client id [MQTT-3.1.4-2]: say why in its disconnect record
         previous.cause ??= 'CLIENT_CLOSED';
         previous.detail ??= `taken over by connection ${info.connection} with the same client id`;
       }
-      const session: Session = { info, client, clientId, grant: decision };
+      const session: Session = { info, client, clientId, grant: decided.grant };
       sessions.set(client, session);
       sessionsById.set(clientId, session);
       done(null, true);
@@ -157,6 +194,7 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
       if (session.cause === 'REVOKED') return callback(new Error('revoked')); // not even its last will
       if (session.grant.canPublish(packet.topic)) return callback(null);
       const isWill = packet === (client as Client & { will?: unknown }).will;
+      if (packet.topic.startsWith('$') && !isWill) return refuseDollarTopic(session, packet, callback);
       // MQTT 5: aedes keeps the client and answers a QoS>0 publish with PUBACK/PUBREC 0x87 (the error message is
       // the reason string); MQTT 3.1.1 has no such code, so aedes closes the connection.
       const keepsClient = client.version === 5 && !isWill;
@@ -168,11 +206,7 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
         reason: 'PUBLISH_DENIED',
         ...auditBase(session.info, session.clientId),
         topic: packet.topic,
-        detail: packet.topic.startsWith('$')
-          ? "'$' topics belong to the broker"
-          : isWill
-            ? 'last will outside the grant: not published'
-            : outcome,
+        detail: isWill ? 'last will outside the grant: not published' : outcome,
       });
       if (!isWill && !keepsClient) {
         session.cause ??= 'PUBLISH_DENIED';
@@ -199,8 +233,38 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
     },
 
     authorizeForward(client, packet) {
+      // A client's '$' publish was acknowledged and must go nowhere (refuseDollarTopic); aedes stamps the
+      // publishing client's id on the packet, the broker's own messages (the audit feed) have none.
+      if (packet.topic.startsWith('$') && (packet as { clientId?: string }).clientId !== undefined)
+        return null;
       // Deliveries too: retained messages and sessions restored from persistence skip authorizeSubscribe.
       return sessions.get(client)?.grant.canReceive(packet.topic) ? packet : null;
     },
   };
+
+  /**
+   * '$' topics belong to the broker [MQTT-4.7.2-1]: a client's publish there is never delivered. MQTT 5 says so
+   * with PUBACK/PUBREC 0x87; MQTT 3.1.1 has no refusal code, so the publish is acknowledged and dropped (allowed
+   * by the spec, and what conformance suites expect) rather than ending the session.
+   */
+  function refuseDollarTopic(
+    session: Session,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void {
+    const v5 = session.client.version === 5;
+    context.audit({
+      event: 'publish-denied',
+      reason: 'PUBLISH_DENIED',
+      ...auditBase(session.info, session.clientId),
+      topic: packet.topic,
+      detail: `'$' topics belong to the broker: ${v5 ? (packet.qos > 0 ? 'answered 0x87' : 'dropped') : 'acknowledged, not delivered'}`,
+    });
+    if (v5) {
+      callback(publishDenied(`PUBLISH_DENIED: "${packet.topic}": '$' topics belong to the broker`));
+    } else {
+      packet.retain = false; // nor stored
+      callback(null);
+    }
+  }
 }

@@ -15,7 +15,13 @@ import { UserError } from '../core/user-error.ts';
 import { loadTrustMaterial, pkiLayout, refreshCrlsIfDue } from '../pki/index.ts';
 import { AuditLog } from './audit-log.ts';
 import { AUDIT_TOPIC, type AuditRecord } from './audit-record.ts';
-import { auditBase, type ConnectionInfo, createAuthorization } from './authorization.ts';
+import {
+  auditBase,
+  type ConnectionInfo,
+  createAuthorization,
+  DISCONNECT_ADMINISTRATIVE_ACTION,
+  endSession,
+} from './authorization.ts';
 import { CrlWatcher, readCrlBundle, revocationKey, type CrlState } from './crl-watch.ts';
 import { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
 import { admitConnections } from './admission.ts';
@@ -26,6 +32,7 @@ import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts'
 import { guardPacketSize } from './packet-size-guard.ts';
 import { loadPolicy } from './policy-load.ts';
 import { applyPolicyToSessions, PolicyWatcher } from './policy-watch.ts';
+import { refusalReasonString } from './refused-connect.ts';
 import { handshakeErrorReason } from './tls-refusal.ts';
 import { gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
@@ -266,7 +273,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         cert: session.info.cert,
         detail: session.detail,
       });
-      session.client.close();
+      const text = refusalReasonString({
+        reason: 'REVOKED',
+        detail: session.detail,
+        cert: session.info.cert,
+      });
+      endSession(session, DISCONNECT_ADMINISTRATIVE_ACTION, text);
     }
   };
   const watcher = new CrlWatcher(layout.crlBundle, crl, cutRevoked, warn, options.crlPollMs, issuers);

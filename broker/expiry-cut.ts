@@ -6,7 +6,8 @@
  */
 import type { Aedes, Client } from 'aedes';
 import type { AuditRecord } from './audit-record.ts';
-import { auditBase, type SessionRegistry } from './authorization.ts';
+import { auditBase, DISCONNECT_NOT_AUTHORIZED, endSession, type SessionRegistry } from './authorization.ts';
+import { refusalReasonString } from './refused-connect.ts';
 
 /** setTimeout's ceiling (about 24.8 days): longer lifetimes re-arm when it fires. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -37,7 +38,12 @@ export function cutSessionsAtExpiry(
         cert: session.info.cert,
         detail: `${session.detail}; cut ${Date.now() - expiresAt} ms after notAfter`,
       });
-      client.close();
+      const text = refusalReasonString({
+        reason: 'EXPIRED',
+        detail: session.detail,
+        cert: session.info.cert,
+      });
+      endSession(session, DISCONNECT_NOT_AUTHORIZED, text); // MQTT 5: DISCONNECT 0x87 "EXPIRED: …"
     };
     arm();
     client.conn.once('close', () => clearTimeout(timer));

@@ -72,7 +72,7 @@ export function gateConnection(socket: TLSSocket, context: GateContext): void {
     return;
   }
   waiting.count++;
-  void answerRefusedConnect(socket, context.limits).then((outcome) => {
+  void answerRefusedConnect(socket, context.limits, { reason, detail, cert }).then((outcome) => {
     waiting.count--;
     context.audit({ ...base, clientId: outcome.clientId, detail: `${detail}; MQTT: ${outcome.mqtt}` });
   });

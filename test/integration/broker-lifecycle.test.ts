@@ -85,7 +85,7 @@ describe('limits', () => {
     expect(end.reason).toBe('LIMIT_EXCEEDED');
   });
 
-  it('keepalive 0 or beyond the limit is refused at CONNECT', async () => {
+  it('a keepalive beyond the limit is refused at CONNECT (MQTT 3.1.1; keepalive 0 is admitted)', async () => {
     const limits = { keepaliveLimit: 60 };
     const { broker, waitFor } = await startTestBroker(
       pki.stateDir,

@@ -128,13 +128,18 @@ describe('publish', () => {
     ).toBe(false);
   });
 
-  it('to $SYS is refused even where no policy could grant it', async () => {
+  it('to $SYS is refused even where no policy could grant it: acknowledged and dropped (3.1.1)', async () => {
     const dashboard = await connected('dashboard');
-    const closed = new Promise<void>((resolve) => dashboard.once('close', () => resolve()));
-    dashboard.publish(AUDIT_TOPIC, '{"event":"forged"}');
-    await closed;
+    const forged: string[] = [];
+    dashboard.on('message', (_t, payload) => payload.includes('forged') && forged.push(payload.toString()));
+    expect(await subscribe(dashboard, AUDIT_TOPIC)).toBe(0);
+    await dashboard.publishAsync(AUDIT_TOPIC, '{"event":"forged"}', { qos: 1 }); // resolves on the PUBACK
     const denied = await fixture.waitFor((r) => r.event === 'publish-denied' && r.topic === AUDIT_TOPIC);
     expect(denied).toMatchObject({ reason: 'PUBLISH_DENIED', cn: 'dashboard' });
+    expect(denied.detail).toBe("'$' topics belong to the broker: acknowledged, not delivered");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(dashboard.connected).toBe(true);
+    expect(forged).toEqual([]);
     expect(fixture.records.some((r) => (r.event as string) === 'forged')).toBe(false);
   });
 });
