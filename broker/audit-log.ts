@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AuditRecord } from './audit-record.ts';
+import { type AuditRecord, parseAuditRecord } from './audit-record.ts';
 
 export class AuditLog {
   private fd: number | null;
@@ -36,12 +36,13 @@ export async function readAuditLog(path: string): Promise<AuditRecord[]> {
   const records: AuditRecord[] = [];
   for (const [index, line] of lines.entries()) {
     if (line === '') continue;
-    try {
-      records.push(JSON.parse(line) as AuditRecord);
-    } catch (error) {
-      if (index === lines.length - 1) break; // the unterminated tail of a crash
-      throw new Error(`${path}:${index + 1}: not a JSON audit record: ${(error as Error).message}`);
+    const record = parseAuditRecord(line);
+    if (record) {
+      records.push(record);
+      continue;
     }
+    if (index === lines.length - 1) break; // the unterminated tail of a crash
+    throw new Error(`${path}:${index + 1}: not a JSON audit record: ${line.slice(0, 80)}`);
   }
   return records;
 }

@@ -1,11 +1,13 @@
 /**
- * Joins a device's rejection with the broker's side. The device knows its local port; the broker's audit record of
- * the same TCP connection (peer.port) names the reason a client cannot see (e.g. an expired certificate refused
- * after a TLS 1.3 handshake, or which rule behind CONNACK "not authorized").
+ * Joins a device's rejection with the broker's side — the one explanation path, used by `devices run`, `check`
+ * and the dashboard. The device knows its local port; the broker's audit record of the same TCP connection
+ * (peer.port) names the reason a client cannot see (e.g. an expired certificate refused after a TLS 1.3
+ * handshake, or which rule stands behind CONNACK "not authorized").
  */
 import { open } from 'node:fs/promises';
-import { isReason, type Reason } from '../core/reasons.ts';
-import { type HandshakeAttempt, LADDER_STEPS, type LadderStepName, stepForReason } from '../core/ladder.ts';
+import { type AuditRecord, isInformativeRefusal, parseAuditRecord } from '../core/audit.ts';
+import { failAt, type HandshakeAttempt, type LadderStepName, stepForReason } from '../core/ladder.ts';
+import type { Reason } from '../core/reasons.ts';
 import type { DeviceEvent } from './events.ts';
 
 export interface Explanation {
@@ -18,24 +20,64 @@ export type Explainer = (
   rejection: Extract<DeviceEvent, { type: 'rejected' }>,
 ) => Promise<Explanation | undefined>;
 
-/** Audit events that carry a refusal of the connection (broker/audit-record.ts). */
-export const REFUSALS = new Set([
-  'handshake-refused',
-  'connect-refused',
-  'publish-denied',
-  'subscribe-denied',
-  'disconnected',
-]);
-/** Reasons a device already knows better, or that do not explain anything. */
-export const UNINFORMATIVE = new Set(['OK', 'CLIENT_CLOSED']);
+/** The broker's verdict on a connection, placed at the ladder step where the broker decided it. */
+export function explanationOf(record: AuditRecord): Explanation {
+  const reason = record.reason as Reason;
+  const words = [record.detail, record.topic && `topic "${record.topic}"`].filter(Boolean).join('; ');
+  return {
+    reason,
+    step: stepForReason(reason),
+    detail: `the broker audit says ${reason}${words ? ` (${words})` : ''}`,
+  };
+}
 
-export interface AuditLine {
-  ts?: string;
-  event?: string;
-  reason?: string;
-  peer?: { port?: number };
-  detail?: string;
-  topic?: string;
+/**
+ * Remembers the recent refusals of a live audit feed (an embedded broker's `audit` event, or the audit topic) by
+ * peer port, and answers a rejection with the record of its connection, waiting briefly for it: the device may
+ * notice the refusal before the broker's record arrives.
+ */
+export class AuditExplainer {
+  private readonly byPort = new Map<number, AuditRecord>();
+  private readonly waiting = new Map<number, () => void>();
+
+  constructor(private readonly options: { waitMs?: number; keep?: number } = {}) {}
+
+  observe(record: AuditRecord | null): void {
+    const port = record?.peer?.port;
+    if (!record || port === undefined || !isInformativeRefusal(record)) return;
+    this.byPort.delete(port);
+    this.byPort.set(port, record);
+    if (this.byPort.size > (this.options.keep ?? 10_000))
+      this.byPort.delete(this.byPort.keys().next().value as number);
+    this.waiting.get(port)?.();
+  }
+
+  readonly explain: Explainer = async (rejection) => {
+    const port = rejection.localPort;
+    if (port === undefined) return undefined;
+    if (!this.byPort.has(port)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.waitMs ?? 3_000);
+        this.waiting.set(port, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.waiting.delete(port);
+    }
+    const record = this.byPort.get(port);
+    return record ? explanationOf(record) : undefined;
+  };
+}
+
+/** An explainer over a live feed of audit records; `close` unsubscribes. */
+export function auditFeedExplainer(
+  subscribe: (listener: (record: AuditRecord) => void) => () => void,
+  options: { waitMs?: number; keep?: number } = {},
+): Explainer & { close: () => void } {
+  const explainer = new AuditExplainer(options);
+  const close = subscribe((record) => explainer.observe(record));
+  return Object.assign(explainer.explain, { close });
 }
 
 /**
@@ -48,80 +90,38 @@ export function auditFileExplainer(auditPath: string, options: { waitMs?: number
     const since = rejection.at - 60_000;
     for (;;) {
       const record = findRefusal(await readTail(auditPath), rejection.localPort, since);
-      if (record) return toExplanation(record);
+      if (record) return explanationOf(record);
       if (Date.now() >= deadline) return undefined;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
 }
 
-/**
- * An explainer fed live audit records (e.g. `broker.on('audit', …)` of an embedded broker, or the audit topic):
- * keeps the recent refusals by peer port and waits briefly for the one of the rejected connection.
- */
-export function auditFeedExplainer(
-  subscribe: (listener: (record: AuditLine) => void) => () => void,
-  options: { waitMs?: number; keep?: number } = {},
-): Explainer & { close: () => void } {
-  const byPort = new Map<number, AuditLine>();
-  const waiters = new Map<number, () => void>();
-  const keep = options.keep ?? 10_000;
-  const unsubscribe = subscribe((record) => {
-    const port = record.peer?.port;
-    if (port === undefined || findRefusal([JSON.stringify(record)], port, 0) === undefined) return;
-    byPort.delete(port);
-    byPort.set(port, record);
-    if (byPort.size > keep) byPort.delete(byPort.keys().next().value as number);
-    waiters.get(port)?.();
-  });
-  const explain = async (rejection: Extract<DeviceEvent, { type: 'rejected' }>) => {
-    const port = rejection.localPort;
-    if (port === undefined) return undefined;
-    if (!byPort.has(port)) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, options.waitMs ?? 3_000);
-        waiters.set(port, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      waiters.delete(port);
+/** Asks each explainer in turn until one knows. */
+export function firstExplanation(...explainers: Explainer[]): Explainer {
+  return async (rejection) => {
+    for (const explain of explainers) {
+      const explanation = await explain(rejection).catch(() => undefined);
+      if (explanation) return explanation;
     }
-    const record = byPort.get(port);
-    return record ? toExplanation(record) : undefined;
+    return undefined;
   };
-  return Object.assign(explain, { close: unsubscribe });
 }
 
+/** The newest informative refusal of the connection from `localPort` among audit lines, not older than `since`. */
 export function findRefusal(
   lines: string[],
   localPort: number | undefined,
   since: number,
-): AuditLine | undefined {
+): AuditRecord | undefined {
   if (localPort === undefined) return undefined;
   for (let index = lines.length - 1; index >= 0; index--) {
-    let record: AuditLine;
-    try {
-      record = JSON.parse(lines[index] as string) as AuditLine;
-    } catch {
-      continue;
-    }
-    if (record.peer?.port !== localPort || !REFUSALS.has(record.event ?? '')) continue;
-    if (record.ts && Date.parse(record.ts) < since) continue;
-    if (!isReason(record.reason) || UNINFORMATIVE.has(record.reason)) continue;
+    const record = parseAuditRecord(lines[index] as string);
+    if (!record || record.peer?.port !== localPort || !isInformativeRefusal(record)) continue;
+    if (Date.parse(record.ts) < since) continue;
     return record;
   }
   return undefined;
-}
-
-function toExplanation(record: AuditLine): Explanation {
-  const reason = record.reason as Reason;
-  const words = [record.detail, record.topic && `topic "${record.topic}"`].filter(Boolean).join('; ');
-  return {
-    reason,
-    step: stepForReason(reason),
-    detail: `the broker audit says ${reason}${words ? ` (${words})` : ''}`,
-  };
 }
 
 /** The last 1 MiB of the audit file, as lines. */
@@ -143,22 +143,5 @@ async function readTail(path: string): Promise<string[]> {
 
 /** The device's ladder with the broker's verdict placed at the step where the broker decided. */
 export function refineAttempt(attempt: HandshakeAttempt, explanation: Explanation): HandshakeAttempt {
-  const failedAt = LADDER_STEPS.indexOf(explanation.step);
-  return {
-    ...attempt,
-    steps: attempt.steps.map((step, index) => {
-      if (index < failedAt) return step;
-      if (index === failedAt) {
-        const previous = attempt.steps.find((entry) => entry.status === 'failed');
-        return {
-          ...step,
-          status: 'failed',
-          reason: explanation.reason,
-          detail: explanation.detail,
-          ...(step.at === undefined && previous?.at !== undefined && { at: previous.at }),
-        };
-      }
-      return step.status === 'ok' ? step : { step: step.step, status: 'skipped' };
-    }),
-  };
+  return { ...attempt, steps: failAt(attempt.steps, explanation) };
 }

@@ -7,12 +7,13 @@ export type { DeviceSpec, BrokerAddress, DeviceCredentialPaths } from './spec.ts
 export { DEFAULT_INTERVAL_MS } from './spec.ts';
 export { startImpostorBroker, type ImpostorBroker } from './impostor-broker.ts';
 export {
+  AuditExplainer,
   auditFileExplainer,
   auditFeedExplainer,
+  firstExplanation,
   refineAttempt,
   type Explainer,
   type Explanation,
-  type AuditLine,
 } from './explain.ts';
 export type { Diagnosis } from './diagnosis.ts';
 export { summarize, formatSummary, type FleetSummary } from './summary.ts';

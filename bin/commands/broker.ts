@@ -1,5 +1,11 @@
 import type { Command } from 'commander';
-import { type AuditRecord, DEFAULT_LIMITS, type BrokerLimits, startBroker } from '../../broker/index.ts';
+import {
+  AUDIT_TOPIC,
+  type AuditRecord,
+  DEFAULT_LIMITS,
+  type BrokerLimits,
+  startBroker,
+} from '../../broker/index.ts';
 
 import { stateDirOf, wholeNumber } from '../options.ts';
 
@@ -224,7 +230,7 @@ Examples:
           port: broker.port,
           url: broker.url,
           auditFile: broker.auditFile,
-          auditTopic: '$SYS/certfleet/audit',
+          auditTopic: AUDIT_TOPIC,
           strict: options.strict === true,
           pid: process.pid,
         };

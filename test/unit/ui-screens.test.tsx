@@ -3,6 +3,7 @@
  * screen, the full-screen device view, the footer's essential keys, the selection marker without colour, the connect
  * view, bulk add, external clients, and no "sent"/"paused" that did not happen.
  */
+import { parseAuditRecord } from '../../core/audit.ts';
 import chalk from 'chalk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REASONS } from '../../core/reasons.ts';
@@ -94,7 +95,7 @@ describe('80×24', () => {
         reason: 'EXPIRED',
         cn: 'rogue-expired',
       };
-      store.applyAudit(JSON.stringify(refused));
+      store.applyAudit(parseAuditRecord(JSON.stringify(refused)));
     }
     const { app, press } = mountAt(store, 80, 24);
     await waitForContent(app.lastFrame, 'sensor-001');
@@ -164,13 +165,17 @@ describe('external clients', () => {
   it('lists a client the broker saw but the dashboard did not start, marked external, with its state', async () => {
     const store = fleet(2);
     const record = { ts: new Date().toISOString(), reason: 'OK', cn: 'sensor-900', clientId: 'sensor-900' };
-    store.applyAudit(JSON.stringify({ ...record, event: 'connection-accepted' }));
-    store.applyAudit(JSON.stringify({ ...record, event: 'connection-accepted', cn: 'dashboard' }));
+    store.applyAudit(parseAuditRecord(JSON.stringify({ ...record, event: 'connection-accepted' })));
+    store.applyAudit(
+      parseAuditRecord(JSON.stringify({ ...record, event: 'connection-accepted', cn: 'dashboard' })),
+    );
     expect(store.devices.get('sensor-900')).toMatchObject({ external: true, state: 'online' });
     expect(store.devices.has('dashboard')).toBe(false);
     const { app } = mountAt(store, 160, 45);
     await waitForContent(app.lastFrame, /sensor-900 +external +online/);
-    store.applyAudit(JSON.stringify({ ...record, event: 'disconnected', reason: 'CLIENT_CLOSED' }));
+    store.applyAudit(
+      parseAuditRecord(JSON.stringify({ ...record, event: 'disconnected', reason: 'CLIENT_CLOSED' })),
+    );
     expect(store.devices.get('sensor-900')).toMatchObject({ state: 'stopped', reason: 'CLIENT_CLOSED' });
     // The fleet adding a device of that name makes it ours.
     store.applyDeviceEvent(added('sensor-900'));

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../../broker/audit-record.ts';
 import { REASONS } from '../../core/reasons.ts';
 import { handleKey, initialUiState, splitKeystrokes } from '../../ui/keys.ts';
-import { summarizeAudit } from '../../ui/store/audit.ts';
+import { parseAuditRecord } from '../../core/audit.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
 import { FrameScheduler } from '../../ui/store/frame-scheduler.ts';
 import { compactReading } from '../../ui/format.ts';
@@ -114,7 +114,7 @@ describe('FleetStore', () => {
       cn: 'rogue-unknown-cn',
       peer: { address: '127.0.0.1', port: 50_000 },
     };
-    store.applyAudit(JSON.stringify(record));
+    store.applyAudit(parseAuditRecord(JSON.stringify(record)));
     const entry = store.log.at(-1);
     expect(entry).toMatchObject({ source: 'broker', level: 'warn', id: 'rogue-unknown-cn' });
     expect(entry?.text).toContain(`UNKNOWN_IDENTITY: ${REASONS.UNKNOWN_IDENTITY}`);
@@ -122,8 +122,12 @@ describe('FleetStore', () => {
   });
 
   it('ignores audit payloads that are not JSON objects', () => {
-    expect(summarizeAudit('not json')).toBeNull();
-    expect(summarizeAudit('[1,2]')).toBeNull();
+    for (const payload of ['not json', '[1,2]', '{"event":"x"}', '{"ts":"t","event":"x","reason":"NOPE"}']) {
+      expect(parseAuditRecord(payload)).toBeNull();
+    }
+    const store = new FleetStore({ frameMs: 0 });
+    store.applyAudit(parseAuditRecord('not json'));
+    expect(store.log.filter((entry) => entry.source === 'broker')).toEqual([]);
   });
 });
 

@@ -6,12 +6,12 @@
 import { X509Certificate } from 'node:crypto';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { auditFileExplainer } from '../../devices/explain.ts';
+import { AUDIT_TOPIC, parseAuditRecord } from '../../core/audit.ts';
+import { AuditExplainer, auditFileExplainer, firstExplanation } from '../../devices/explain.ts';
 import { Fleet } from '../../devices/fleet.ts';
 import { pkiLayout, showIdentity } from '../../pki/index.ts';
 import type { RogueKind } from '../../core/rogues.ts';
 import type { FleetStore } from '../store/fleet-store.ts';
-import { AuditExplainer, firstExplanation } from './audit-explainer.ts';
 import { startBroker } from './broker-process.ts';
 import type { CleanupStack } from './cleanup.ts';
 import { startDashboardClient } from './dashboard-client.ts';
@@ -20,7 +20,6 @@ import { LiveControls } from './live-controls.ts';
 import { startTsWorker } from './ts-worker.ts';
 import { rpcClient } from './worker-rpc.ts';
 
-const AUDIT_TOPIC = '$SYS/certfleet/audit';
 const CONNECT_RATE_PER_SECOND = 150;
 /** Where the dashboard records the processes it started, so tests (and people) can check none outlives it. */
 export const PID_FILE = 'dashboard.pids.json';
@@ -109,8 +108,9 @@ export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
       if (message.type !== 'messages') return;
       for (const { topic, payload } of message.batch) {
         if (topic === AUDIT_TOPIC) {
-          explainer.observe(payload);
-          store.applyAudit(payload);
+          const record = parseAuditRecord(payload);
+          explainer.observe(record);
+          store.applyAudit(record);
         } else store.applyReply(topic, payload);
       }
     },
@@ -130,7 +130,7 @@ export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
     // ~5 ms of CPU, so 150/s still leaves it headroom on two cores.
     connectRatePerSecond: CONNECT_RATE_PER_SECOND,
     // The audit feed first; the audit file if the feed missed the record (QoS 0 under load).
-    explain: firstExplanation(explainer.explainer(), auditFileExplainer(auditFile, { waitMs: 0 })),
+    explain: firstExplanation(explainer.explain, auditFileExplainer(auditFile, { waitMs: 0 })),
   });
   cleanup.add('fleet', () => fleet.stop());
   fleet.subscribe((events) => {

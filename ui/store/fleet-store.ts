@@ -7,6 +7,7 @@
 import { REASONS } from '../../core/reasons.ts';
 import type { DeviceEvent, DeviceState } from '../../devices/events.ts';
 import { STEP_LABELS, stepNumber } from '../../core/ladder.ts';
+import type { AuditRecord } from '../../core/audit.ts';
 import { summarizeAudit } from './audit.ts';
 import { FrameScheduler } from './frame-scheduler.ts';
 import { primaryValue, RateCounter } from './sparkline.ts';
@@ -102,9 +103,10 @@ export class FleetStore {
     this.changed();
   }
 
-  applyAudit(payload: string | Buffer): void {
-    const summary = summarizeAudit(payload);
-    if (!summary) return;
+  /** A broker audit record from the audit topic (null: the payload was not one, and is ignored). */
+  applyAudit(record: AuditRecord | null): void {
+    if (!record) return;
+    const summary = summarizeAudit(record);
     let id = summary.id;
     if ((id === undefined || !this.devices.has(id)) && summary.remotePort !== undefined) {
       id = this.byPort.get(summary.remotePort) ?? id;
