@@ -9,6 +9,9 @@
  *   - cn: ["sensor-*", "meter-*"]       # one glob or a list (picomatch); several matching entries add up
  *     publish: ["devices/{cn}/telemetry"]   # topic filters; {cn} is the connecting identity's CN
  *     subscribe: ["devices/{cn}/commands/#"]
+ *     deny:                             # optional; overrides the grants of every entry matching the same CN
+ *       publish: ["devices/{cn}/telemetry/raw"]
+ *       subscribe: ["devices/{cn}/commands/debug/#"]   # a filter reaching into a denied topic is refused whole
  * ```
  */
 import { z } from 'zod';
@@ -35,10 +38,17 @@ const publishFilter = topicFilter.refine((value) => !value.startsWith('$'), {
 
 const cnPattern = z.string().min(1, 'a CN pattern must not be empty');
 
+/** Deny rules override every grant of the matching identities: `#` minus `test/nosubscribe` is expressible. */
+const denySchema = z.strictObject({
+  publish: z.array(topicFilter).default([]),
+  subscribe: z.array(topicFilter).default([]),
+});
+
 export const identityEntrySchema = z.strictObject({
   cn: z.union([cnPattern, z.array(cnPattern).min(1, 'list at least one CN pattern')]),
   publish: z.array(publishFilter).default([]),
   subscribe: z.array(topicFilter).default([]),
+  deny: denySchema.default({ publish: [], subscribe: [] }),
 });
 
 export const policySchema = z.strictObject({

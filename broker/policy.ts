@@ -4,7 +4,7 @@
  */
 import picomatch from 'picomatch';
 import { CN_PLACEHOLDER, type PolicyFile } from './policy-schema.ts';
-import { isFilterCovered, matchLevelsInPlace } from './topic-filter.ts';
+import { filtersIntersect, isFilterCovered, matchLevelsInPlace } from './topic-filter.ts';
 
 export interface Policy {
   /** Where it was read from (for messages). */
@@ -18,18 +18,28 @@ export interface Grant {
   readonly cn: string;
   readonly publish: readonly string[];
   readonly subscribe: readonly string[];
+  /** Deny rules: they override the grants above. */
+  readonly deny: Readonly<Deny>;
   /** May this identity publish to this topic name? Never for `$` topics. */
   canPublish(topic: string): boolean;
-  /** Is every topic this filter can match granted for subscription? */
+  /** Is every topic this filter can match granted for subscription, and none of them denied? */
   canSubscribe(filter: string): boolean;
   /** May a message on this topic be delivered to this identity (retained and restored ones included)? */
   canReceive(topic: string): boolean;
 }
 
+export interface Deny {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+}
+
+const NO_DENY: Deny = { publish: [], subscribe: [] };
+
 interface CompiledEntry {
   readonly matches: (cn: string) => boolean;
   readonly publish: readonly string[];
   readonly subscribe: readonly string[];
+  readonly deny: Deny;
 }
 
 /** Characters that would turn a substituted CN into a wildcard or an extra level. */
@@ -40,7 +50,7 @@ export function compilePolicy(file: PolicyFile, source: string): Policy {
     const patterns = typeof entry.cn === 'string' ? [entry.cn] : entry.cn;
     // CNs are names, not paths: dot files are ordinary names, and '!' negation would invert a grant.
     const matches = picomatch(patterns, { dot: true, nonegate: true, noextglob: true });
-    return { matches, publish: entry.publish, subscribe: entry.subscribe };
+    return { matches, publish: entry.publish, subscribe: entry.subscribe, deny: entry.deny ?? NO_DENY };
   });
   // Grants are immutable, so one compiled grant serves every connection of a CN (and shares its subset cache).
   const resolved = new Map<string, Grant | { refused: string }>();
@@ -61,36 +71,54 @@ export function compilePolicy(file: PolicyFile, source: string): Policy {
     if (matching.length === 0) return { refused: `no policy entry matches CN "${cn}"` };
     const substitute = (filter: string) => filter.replaceAll(CN_PLACEHOLDER, cn);
     const usesPlaceholder = matching.some((e) =>
-      [...e.publish, ...e.subscribe].some((f) => f.includes('{cn}')),
+      [...e.publish, ...e.subscribe, ...e.deny.publish, ...e.deny.subscribe].some((f) => f.includes('{cn}')),
     );
     if (usesPlaceholder && UNSAFE_CN.test(cn)) {
       return { refused: `CN "${cn}" contains '/', '+', '#' or NUL and cannot stand in a topic` };
     }
     const publish = unique(matching.flatMap((e) => e.publish.map(substitute)));
     const subscribe = unique(matching.flatMap((e) => e.subscribe.map(substitute)));
-    return compileGrant(cn, publish, subscribe);
+    const deny = {
+      publish: unique(matching.flatMap((e) => e.deny.publish.map(substitute))),
+      subscribe: unique(matching.flatMap((e) => e.deny.subscribe.map(substitute))),
+    };
+    return compileGrant(cn, publish, subscribe, deny);
   }
 }
 
-export function compileGrant(cn: string, publish: readonly string[], subscribe: readonly string[]): Grant {
+export function compileGrant(
+  cn: string,
+  publish: readonly string[],
+  subscribe: readonly string[],
+  deny: Deny = NO_DENY,
+): Grant {
   const publishMatcher = filterSetMatcher(publish);
   const receiveMatcher = filterSetMatcher(subscribe);
+  const publishDenied = deny.publish.length > 0 ? filterSetMatcher(deny.publish) : () => false;
+  const receiveDenied = deny.subscribe.length > 0 ? filterSetMatcher(deny.subscribe) : () => false;
   const subscribeCache = new Map<string, boolean>();
   return {
     cn,
     publish,
     subscribe,
-    canPublish: (topic) => !topic.startsWith('$') && publishMatcher(topic),
+    deny,
+    canPublish: (topic) => !topic.startsWith('$') && publishMatcher(topic) && !publishDenied(topic),
     canSubscribe(filter) {
       let granted = subscribeCache.get(filter);
       if (granted === undefined) {
-        granted = isFilterCovered(filter, subscribe);
+        // Every topic of the filter granted, and none denied: covered by the union of the grants, and meeting
+        // no deny filter. `#` with a deny on `test/nosubscribe` is therefore refused: it would receive it.
+        granted =
+          isFilterCovered(filter, subscribe) &&
+          !deny.subscribe.some((denied) => filtersIntersect(filter, denied));
         if (subscribeCache.size > 256) subscribeCache.clear();
         subscribeCache.set(filter, granted);
       }
       return granted;
     },
-    canReceive: receiveMatcher,
+    // A deny on subscription also stops deliveries (retained and restored ones), whatever filter brought them.
+    canReceive:
+      deny.subscribe.length > 0 ? (topic) => receiveMatcher(topic) && !receiveDenied(topic) : receiveMatcher,
   };
 }
 

@@ -113,3 +113,49 @@ describe('the default policy', () => {
     expect(grantOf(text, 's-2').canPublish('b')).toBe(false);
   });
 });
+
+describe('deny rules', () => {
+  const text = [
+    'version: 1',
+    'identities:',
+    '  - cn: [myclientid, myclientid2]',
+    '    publish: ["#"]',
+    '    subscribe: ["#"]',
+    '    deny:',
+    '      subscribe: ["test/nosubscribe"]',
+    '      publish: ["test/nopublish/#"]',
+    '  - cn: "sensor-*"',
+    '    subscribe: ["devices/+/#"]',
+    '    deny:',
+    '      subscribe: ["devices/{cn}/private/#"]',
+  ].join('\n');
+
+  it('override the grant: `#` minus one topic', () => {
+    const grant = grantOf(text, 'myclientid');
+    expect(grant.canSubscribe('test/nosubscribe')).toBe(false);
+    expect(grant.canSubscribe('#')).toBe(false); // would receive the denied topic
+    expect(grant.canSubscribe('test/+')).toBe(false);
+    expect(grant.canSubscribe('test/nosubscribe/deeper')).toBe(true); // not the same topic
+    expect(grant.canSubscribe('TopicA/#')).toBe(true);
+    expect(grant.canReceive('test/nosubscribe')).toBe(false);
+    expect(grant.canReceive('TopicA/B')).toBe(true);
+    expect(grant.canPublish('test/nopublish')).toBe(false); // '#' matches the parent level
+    expect(grant.canPublish('test/nopublish/x')).toBe(false);
+    expect(grant.canPublish('test/nosubscribe')).toBe(true);
+  });
+
+  it('take the {cn} placeholder', () => {
+    const grant = grantOf(text, 'sensor-7');
+    expect(grant.canSubscribe('devices/sensor-7/private/x')).toBe(false);
+    expect(grant.canSubscribe('devices/+/private/x')).toBe(false);
+    expect(grant.canSubscribe('devices/sensor-8/private/x')).toBe(true);
+  });
+
+  it('are validated like grants, with file and line', () => {
+    const error = errorOf('version: 1\nidentities:\n  - cn: a\n    deny:\n      subscribe: ["a/#/b"]\n');
+    expect(error.message).toMatch(/policy\.yaml:5/);
+    expect(errorOf('version: 1\nidentities:\n  - cn: a\n    deny:\n      read: [x]\n').message).toMatch(
+      /read/,
+    );
+  });
+});
