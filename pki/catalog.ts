@@ -1,18 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../core/user-error.ts';
-import { readIndex, type PkiIndex } from './index-file.ts';
+import { mapConcurrently } from '../core/concurrency.ts';
+import { type IndexEntry, readIndex, type PkiIndex } from './index-file.ts';
+import { openStore } from './recovery.ts';
 import { inspectCertificate, statusOf } from './inspect.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
 import type { IdentityInfo, IdentityRole, PkiLayout } from './types.ts';
 
 /** The two CAs are listed under these ids next to the identities they issued. */
-const CA_IDS: Record<
+const CA_IDS = new Map<
   string,
   { role: IdentityRole; cert: (layout: PkiLayout) => string; key: (layout: PkiLayout) => string }
-> = {
-  'root-ca': { role: 'root-ca', cert: (l) => l.rootCert, key: (l) => l.rootKey },
-  'issuing-ca': { role: 'issuing-ca', cert: (l) => l.issuingCert, key: (l) => l.issuingKey },
-};
+>([
+  ['root-ca', { role: 'root-ca', cert: (l) => l.rootCert, key: (l) => l.rootKey }],
+  ['issuing-ca', { role: 'issuing-ca', cert: (l) => l.issuingCert, key: (l) => l.issuingKey }],
+]);
 
 function isRevoked(index: PkiIndex, serial: string): boolean {
   return [...index.crls.issuing.revoked, ...index.crls.root.revoked].some(
@@ -41,8 +43,8 @@ export async function describeIdentity(
   knownIndex?: PkiIndex,
 ): Promise<IdentityInfo> {
   const index = knownIndex ?? (await readIndex(layout));
-  const ca = CA_IDS[id];
-  const entry = index.identities[id];
+  const ca = CA_IDS.get(id);
+  const entry = Object.hasOwn(index.identities, id) ? index.identities[id] : undefined;
   if (!ca && !entry) {
     throw new UserError(
       'unknown identity',
@@ -74,13 +76,45 @@ export async function describeIdentity(
   };
 }
 
+/**
+ * Every identity: the CAs, then the index in id order. One unreadable certificate does not hide the others: it is
+ * listed with status 'corrupt' and the problem, from what the index knows of it.
+ */
 export async function listIdentities(stateDir: string): Promise<IdentityInfo[]> {
   const layout = pkiLayout(stateDir);
-  const index = await readIndex(layout);
-  const ids = [...Object.keys(CA_IDS), ...Object.keys(index.identities).sort()];
-  return Promise.all(ids.map((id) => describeIdentity(layout, id, index)));
+  const index = await openStore(layout, { scan: true });
+  const ids = [...CA_IDS.keys(), ...Object.keys(index.identities).sort()];
+  return mapConcurrently(ids, 16, (id) =>
+    describeIdentity(layout, id, index).catch((error: unknown) => {
+      if (!(error instanceof UserError) || CA_IDS.has(id)) throw error; // a corrupt CA is not a listing problem
+      return corruptIdentity(layout, index.identities[id]!, error);
+    }),
+  );
 }
 
-export function showIdentity(stateDir: string, id: string): Promise<IdentityInfo> {
-  return describeIdentity(pkiLayout(stateDir), id);
+function corruptIdentity(layout: PkiLayout, entry: IndexEntry, error: UserError): IdentityInfo {
+  return {
+    id: entry.id,
+    role: entry.role,
+    ...(entry.rogueKind ? { rogueKind: entry.rogueKind as RogueCredentialKind } : {}),
+    subject: '',
+    commonName: entry.id,
+    issuer: '',
+    serial: entry.serial,
+    notBefore: '',
+    notAfter: entry.notAfter,
+    keyType: entry.keyType,
+    keyUsage: [],
+    extKeyUsage: [],
+    subjectAltNames: [],
+    fingerprint256: '',
+    status: 'corrupt',
+    problem: `${error.what}: ${error.why}`,
+    paths: { ...identityFiles(layout, entry.id), ca: layout.rootCert },
+  };
+}
+
+export async function showIdentity(stateDir: string, id: string): Promise<IdentityInfo> {
+  const layout = pkiLayout(stateDir);
+  return describeIdentity(layout, id, await openStore(layout));
 }

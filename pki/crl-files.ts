@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { loadIssuingCa, loadRootCa, type CertificateAuthority } from './authority.ts';
 import { buildCrl, readCrl } from './crl.ts';
+import { parseCrl } from './crl-verify.ts';
 import type { PkiIndex } from './index-file.ts';
 import type { PkiLayout } from './types.ts';
 
@@ -27,9 +28,20 @@ async function signCrl(
   });
 }
 
+/** The CRL number of a CRL file; 0 when there is none or it cannot be read. */
+export async function crlFileNumber(path: string): Promise<number> {
+  try {
+    return parseCrl(await readFile(path, 'utf8')).number ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 /**
- * Re-signs both CRLs with fresh numbers from the index, then writes each CA's CRL and the bundle a TLS server
- * loads. The caller holds the PKI lock and writes the index (with the bumped numbers) afterwards.
+ * Re-signs both CRLs, then writes each CA's CRL and the bundle a TLS server loads. The caller holds the PKI lock
+ * and writes the index (with the bumped numbers) afterwards. The new number is one above both the index's and the
+ * file's: a crash between the CRL files and the index must not make the next CRL reuse a number (a broker refuses
+ * a CRL whose number does not go up).
  */
 export async function writeCrls(
   layout: PkiLayout,
@@ -38,8 +50,12 @@ export async function writeCrls(
 ): Promise<void> {
   const root = cas?.root ?? (await loadRootCa(layout));
   const issuing = cas?.issuing ?? (await loadIssuingCa(layout));
-  index.crls.root.number += 1;
-  index.crls.issuing.number += 1;
+  const [rootOnDisk, issuingOnDisk] = await Promise.all([
+    crlFileNumber(layout.rootCrl),
+    crlFileNumber(layout.issuingCrl),
+  ]);
+  index.crls.root.number = Math.max(index.crls.root.number, rootOnDisk) + 1;
+  index.crls.issuing.number = Math.max(index.crls.issuing.number, issuingOnDisk) + 1;
   const [rootCrl, issuingCrl] = await Promise.all([
     signCrl(root, index.crls.root.number, index.crls.root.revoked),
     signCrl(issuing, index.crls.issuing.number, index.crls.issuing.revoked),

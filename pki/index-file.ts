@@ -1,5 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
-import lockfile from 'proper-lockfile';
+import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../core/atomic-file.ts';
 import { UserError } from '../core/user-error.ts';
 import type { RevokedEntry } from './crl.ts';
@@ -29,7 +28,7 @@ export interface PkiIndex {
 export function emptyIndex(): PkiIndex {
   return {
     version: 1,
-    identities: {},
+    identities: Object.create(null) as Record<string, IndexEntry>,
     crls: { root: { number: 0, revoked: [] }, issuing: { number: 0, revoked: [] } },
   };
 }
@@ -50,8 +49,15 @@ export async function readIndex(layout: PkiLayout): Promise<PkiIndex> {
   }
   try {
     const parsed = JSON.parse(text) as PkiIndex;
-    if (parsed.version !== 1 || typeof parsed.identities !== 'object' || !parsed.crls)
+    if (
+      parsed.version !== 1 ||
+      typeof parsed.identities !== 'object' ||
+      parsed.identities === null ||
+      !parsed.crls
+    )
       throw new Error('unexpected shape');
+    // Ids are user input: looked up in a map without a prototype, `__proto__` or `constructor` is just a missing id.
+    parsed.identities = Object.assign(Object.create(null) as Record<string, IndexEntry>, parsed.identities);
     return parsed;
   } catch (error) {
     throw new UserError(
@@ -66,27 +72,4 @@ export async function writeIndex(layout: PkiLayout, index: PkiIndex): Promise<vo
   await writeFileAtomic(layout.index, `${JSON.stringify(index, null, 2)}\n`, 0o644);
 }
 
-/**
- * Runs `change` while holding the PKI lock, so concurrent `certfleet pki …` processes never interleave their
- * read-modify-write of the index and CRLs. A lock left by a crashed process goes stale after 10 s.
- */
-export async function withPkiLock<T>(layout: PkiLayout, change: () => Promise<T>): Promise<T> {
-  // proper-lockfile retries every error, so a missing state dir would look like a held lock for a minute.
-  await access(layout.stateDir).catch(() => {
-    throw new UserError(
-      'no certificate authority',
-      `${layout.stateDir} does not exist`,
-      'Run `certfleet pki init` first.',
-    );
-  });
-  const release = await lockfile.lock(layout.lockTarget, {
-    realpath: false,
-    stale: 10_000,
-    retries: { retries: 600, minTimeout: 10, maxTimeout: 100, factor: 1.3 },
-  });
-  try {
-    return await change();
-  } finally {
-    await release();
-  }
-}
+export { withPkiLock } from './pki-lock.ts';

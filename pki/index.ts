@@ -2,12 +2,14 @@
 export { pkiLayout } from './layout.ts';
 export { initPki, ensurePki, ROOT_NAME, ISSUING_NAME } from './init.ts';
 export { issueIdentities, ensureIdentity, ensureIdentities } from './issue.ts';
-export { revokeIdentity, refreshCrlsIfDue, type RevokeResult } from './revoke.ts';
+export { revokeIdentity, refreshCrlsIfDue, resignCrls, type RevokeResult } from './revoke.ts';
+export { onPkiNotice } from './recovery.ts';
+export { CrlProblem, checkCrl, parseCrl, signedBy, type ParsedCrl } from './crl-verify.ts';
 export { generateRogueKit, rogueCredential } from './rogue.ts';
 export { listIdentities, showIdentity } from './catalog.ts';
 export { loadTrustMaterial, type TrustMaterial } from './trust.ts';
 export { readCrl, type CrlSummary } from './crl.ts';
-export { validateDeviceId, validateIdentityName } from './identity-id.ts';
+export { validateDeviceId, validateIdentityName, isReservedId, RESERVED_IDS } from './identity-id.ts';
 export { DEFAULT_POLICY_YAML } from './default-policy.ts';
 export * from './types.ts';
 export { diagnoseClientCertificate, signatureAlgorithmOid, type Refusal } from './diagnosis.ts';

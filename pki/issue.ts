@@ -5,7 +5,9 @@ import { loadIssuingCa, type CertificateAuthority } from './authority.ts';
 import type { CertificateProfile } from './certificate-builder.ts';
 import { createLeafTemplate, type LeafTemplate } from './leaf-template.ts';
 import { generateEncodedKeys } from './keys.ts';
-import { type IndexEntry, readIndex, withPkiLock, writeIndex } from './index-file.ts';
+import { writeCrls } from './crl-files.ts';
+import { type IndexEntry, type PkiIndex, readIndex, withPkiLock, writeIndex } from './index-file.ts';
+import { clearJournal, openStore, reconcileLocked, writeJournal } from './recovery.ts';
 import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
 import { validateDeviceId, validateIdentityName } from './identity-id.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
@@ -100,12 +102,8 @@ export async function issueLeaves(
   options: { force?: boolean; lockHeld?: boolean; onProgress?: (done: number, total: number) => void },
 ): Promise<IndexEntry[]> {
   const ca = await loadIssuingCa(layout);
-  const before = await readIndex(layout);
-  if (!options.force)
-    refuseExisting(
-      before.identities,
-      specs.map((spec) => spec.id),
-    );
+  const before = options.lockHeld ? await readIndex(layout) : await openStore(layout);
+  refuseExisting(before.identities, specs, options.force === true);
   let done = 0;
   const templates = new LeafTemplates(ca);
   const made = await mapConcurrently(
@@ -115,42 +113,79 @@ export async function issueLeaves(
     () => options.onProgress?.(++done, specs.length),
   );
   const commit = async () => {
-    const index = await readIndex(layout);
-    if (!options.force)
-      refuseExisting(
-        index.identities,
-        specs.map((spec) => spec.id),
-      );
-    const serials = new Set(Object.values(index.identities).map((entry) => entry.serial));
-    for (const { entry } of made) {
-      if (serials.has(entry.serial)) throw new Error(`serial collision on ${entry.serial}`); // 2^-126: a bug, not luck
-      serials.add(entry.serial);
-    }
-    await mapConcurrently(
-      made,
-      16,
-      ({ material }) => writeIdentityFiles(layout, material),
-      () => {},
-    );
-    for (const { entry } of made) index.identities[entry.id] = entry;
-    await writeIndex(layout, index);
+    const index = await reconcileLocked(layout, { scan: true });
+    refuseExisting(index.identities, specs, options.force === true);
+    await commitIdentities(layout, index, made);
     return made.map(({ entry }) => entry);
   };
   return options.lockHeld ? commit() : withPkiLock(layout, commit);
 }
 
-function refuseExisting(identities: Record<string, IndexEntry>, ids: string[]): void {
-  const existing = ids.filter((id) => identities[id]);
-  if (existing.length > 0) {
+/**
+ * Puts a batch of new identities into the store, crash-consistently (the caller holds the lock): the journal names
+ * the batch before anything else is written; an identity replaced with --force has its old serial revoked (the CRLs
+ * are re-signed first); the index records every new serial before any of its files exists; the journal goes last.
+ * Whatever point a crash interrupts, the certificates on disk are in the index or are found through the journal.
+ */
+export async function commitIdentities(
+  layout: PkiLayout,
+  index: PkiIndex,
+  made: Array<{ material: IdentityMaterial; entry: IndexEntry }>,
+  options: { alsoRevoke?: string[] } = {},
+): Promise<void> {
+  const serials = new Set(Object.values(index.identities).map((entry) => entry.serial));
+  for (const { entry } of made) {
+    if (serials.has(entry.serial)) throw new Error(`serial collision on ${entry.serial}`); // 2^-126: a bug, not luck
+    serials.add(entry.serial);
+  }
+  await writeJournal(
+    layout,
+    made.map(({ entry }) => entry.id),
+  );
+  const superseded = made
+    .map(({ entry }) => (Object.hasOwn(index.identities, entry.id) ? index.identities[entry.id]! : null))
+    .filter((old): old is IndexEntry => old !== null)
+    .map((old) => old.serial);
+  const toRevoke = [...superseded, ...(options.alsoRevoke ?? [])].filter(
+    (serial) => !index.crls.issuing.revoked.some((entry) => entry.serialHex === serial),
+  );
+  if (toRevoke.length > 0) {
+    const revokedAt = new Date().toISOString();
+    for (const serialHex of toRevoke) index.crls.issuing.revoked.push({ serialHex, revokedAt });
+    await writeCrls(layout, index);
+  }
+  for (const { entry } of made) index.identities[entry.id] = entry;
+  await writeIndex(layout, index);
+  await mapConcurrently(
+    made,
+    16,
+    ({ material }) => writeIdentityFiles(layout, material),
+    () => {},
+  );
+  await clearJournal(layout);
+}
+
+/** Without --force an existing id is refused; with it, an identity still cannot change its role. */
+function refuseExisting(identities: Record<string, IndexEntry>, specs: LeafSpec[], force: boolean): void {
+  const clash = specs.filter((spec) => Object.hasOwn(identities, spec.id));
+  const roleChange = clash.find((spec) => identities[spec.id]!.role !== spec.role);
+  if (roleChange) {
     throw new UserError(
-      'identity already exists',
-      `${existing
-        .slice(0, 5)
-        .map((id) => `'${id}'`)
-        .join(', ')}${existing.length > 5 ? ` and ${existing.length - 5} more` : ''}`,
-      'Add --force to replace it with a new key and certificate.',
+      'cannot change the role of an identity',
+      `'${roleChange.id}' is a ${identities[roleChange.id]!.role} identity, not a ${roleChange.role}`,
+      'Pick another id.',
     );
   }
+  if (force || clash.length === 0) return;
+  const existing = clash.map((spec) => spec.id);
+  throw new UserError(
+    'identity already exists',
+    `${existing
+      .slice(0, 5)
+      .map((id) => `'${id}'`)
+      .join(', ')}${existing.length > 5 ? ` and ${existing.length - 5} more` : ''}`,
+    'Add --force to replace it with a new key and certificate (the old certificate is revoked).',
+  );
 }
 
 export async function issueIdentities(
@@ -192,7 +227,7 @@ export async function ensureIdentities(
   options: { keyType?: KeyType; validityMs?: number } = {},
 ): Promise<IdentityInfo[]> {
   const layout = pkiLayout(stateDir);
-  const index = await readIndex(layout);
+  const index = await openStore(layout);
   const missing: string[] = [];
   for (const id of new Set(ids)) {
     validateDeviceId(id);

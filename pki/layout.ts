@@ -5,6 +5,7 @@ import type { PkiLayout } from './types.ts';
  * Where everything lives. Plain PEM files in a layout openssl and Mosquitto accept as they are:
  *   pki/root/{ca.crt,ca.key,crl.pem}  pki/issuing/{ca.crt,ca.key,crl.pem}  pki/ca-bundle.pem  pki/crl-bundle.pem
  *   pki/identities/<id>/{cert.pem,key.pem,chain.pem}  pki/rogue/<kind>/…  pki/index.json
+ *   pki/issue-journal.json (only while an issuance runs, or after it crashed)
  */
 export function pkiLayout(stateDir: string, pkiDirOverride?: string): PkiLayout {
   const root = resolve(stateDir);
@@ -23,6 +24,8 @@ export function pkiLayout(stateDir: string, pkiDirOverride?: string): PkiLayout 
     identitiesDir: join(pkiDir, 'identities'),
     rogueDir: join(pkiDir, 'rogue'),
     index: join(pkiDir, 'index.json'),
+    journal: join(pkiDir, 'issue-journal.json'),
+    lastGoodCrl: join(root, 'broker', 'crl-last-good.pem'),
     lockTarget: join(root, 'pki'),
     policy: join(root, 'policy.yaml'),
   };

@@ -2,6 +2,7 @@ import { UserError } from '../core/user-error.ts';
 import { describeIdentity } from './catalog.ts';
 import { crlsAreDue, writeCrls } from './crl-files.ts';
 import { readIndex, withPkiLock, writeIndex } from './index-file.ts';
+import { openStore, reconcileLocked } from './recovery.ts';
 import { pkiLayout } from './layout.ts';
 import type { IdentityInfo } from './types.ts';
 
@@ -24,7 +25,7 @@ export async function revokeIdentity(stateDir: string, id: string): Promise<Revo
     );
   }
   const alreadyRevoked = await withPkiLock(layout, async () => {
-    const index = await readIndex(layout);
+    const index = await reconcileLocked(layout, { scan: true });
     const entry = index.identities[id];
     if (!entry) {
       throw new UserError(
@@ -35,6 +36,8 @@ export async function revokeIdentity(stateDir: string, id: string): Promise<Revo
     }
     if (index.crls.issuing.revoked.some((revoked) => revoked.serialHex === entry.serial)) return true;
     index.crls.issuing.revoked.push({ serialHex: entry.serial, revokedAt: new Date().toISOString() });
+    // CRLs first, then the index: a crash between them leaves the serial revoked in a signed CRL, and the next
+    // command records it in the index too (recovery.ts) — a revocation is never lost.
     await writeCrls(layout, index);
     await writeIndex(layout, index);
     return false;
@@ -45,7 +48,7 @@ export async function revokeIdentity(stateDir: string, id: string): Promise<Revo
 /** Re-signs the CRLs when they near their nextUpdate: an expired CRL would make the broker refuse every device. */
 export async function refreshCrlsIfDue(stateDir: string): Promise<boolean> {
   const layout = pkiLayout(stateDir);
-  await readIndex(layout); // no PKI: say so, rather than try to re-sign CRLs that were never made
+  await openStore(layout); // no PKI: say so, rather than try to re-sign CRLs that were never made
   if (!(await crlsAreDue(layout))) return false;
   return withPkiLock(layout, async () => {
     if (!(await crlsAreDue(layout))) return false;
@@ -53,5 +56,18 @@ export async function refreshCrlsIfDue(stateDir: string): Promise<boolean> {
     await writeCrls(layout, index);
     await writeIndex(layout, index);
     return true;
+  });
+}
+
+/**
+ * Re-signs both CRLs now, from the index (what is revoked) with numbers above any CRL written before. The broker
+ * calls this when the CRL bundle it finds has expired and it holds the CA keys.
+ */
+export async function resignCrls(stateDir: string): Promise<void> {
+  const layout = pkiLayout(stateDir);
+  await withPkiLock(layout, async () => {
+    const index = await reconcileLocked(layout);
+    await writeCrls(layout, index);
+    await writeIndex(layout, index);
   });
 }

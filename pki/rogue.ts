@@ -7,10 +7,12 @@ import {
   type Issuer,
   type NameAttributes,
 } from './certificate-builder.ts';
-import { writeCrls } from './crl-files.ts';
 import type { HashName } from './der.ts';
-import { type IndexEntry, readIndex, withPkiLock, writeIndex } from './index-file.ts';
-import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
+import type { IndexEntry } from './index-file.ts';
+import { withPkiLock } from './index-file.ts';
+import type { IdentityMaterial } from './identity-files.ts';
+import { commitIdentities } from './issue.ts';
+import { openStore, reconcileLocked } from './recovery.ts';
 import { ROOT_NAME, SERVER_SANS } from './init.ts';
 import { describeKey, generateKeys, privateKeyPem } from './keys.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
@@ -81,7 +83,7 @@ async function makeRogue(spec: RogueSpec): Promise<{ material: IdentityMaterial;
 }
 
 async function kitIsComplete(layout: PkiLayout): Promise<boolean> {
-  const index = await readIndex(layout);
+  const index = await openStore(layout);
   for (const kind of ROGUE_KINDS_WITH_FILES) {
     if (!index.identities[`rogue-${kind}`]) return false;
     if (
@@ -127,15 +129,9 @@ export async function generateRogueKit(
     ];
     const made = await Promise.all(specs.map(makeRogue));
     await withPkiLock(layout, async () => {
-      const index = await readIndex(layout);
-      for (const { material, entry } of made) {
-        await writeIdentityFiles(layout, material);
-        index.identities[entry.id] = entry;
-      }
+      const index = await reconcileLocked(layout);
       const revoked = made.find(({ entry }) => entry.rogueKind === 'revoked')!.entry.serial;
-      index.crls.issuing.revoked.push({ serialHex: revoked, revokedAt: new Date().toISOString() });
-      await writeCrls(layout, index);
-      await writeIndex(layout, index);
+      await commitIdentities(layout, index, made, { alsoRevoke: [revoked] });
     });
   }
   return Promise.all(ROGUE_KINDS_WITH_FILES.map((kind) => describeIdentity(layout, `rogue-${kind}`)));

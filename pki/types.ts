@@ -6,7 +6,8 @@ export type KeyType = 'ec' | 'rsa';
 /** What an identity is for. */
 export type IdentityRole = 'root-ca' | 'issuing-ca' | 'server' | 'dashboard' | 'device' | 'rogue';
 
-export type CertificateStatus = 'valid' | 'expired' | 'not-yet-valid' | 'revoked';
+/** 'corrupt': `pki list` could not read the certificate file (IdentityInfo.problem says why). */
+export type CertificateStatus = 'valid' | 'expired' | 'not-yet-valid' | 'revoked' | 'corrupt';
 
 /** Absolute paths of one identity's files. `key`/`chain` may be absent (no-cert, CA certificates). */
 export interface IdentityPaths {
@@ -40,6 +41,8 @@ export interface IdentityInfo {
   /** SHA-256 over the DER certificate, colon-separated upper-case hex, as openssl prints it. */
   fingerprint256: string;
   status: CertificateStatus;
+  /** Only with status 'corrupt': what is wrong with the certificate file. */
+  problem?: string;
   paths: IdentityPaths;
 }
 
@@ -60,6 +63,10 @@ export interface PkiLayout {
   identitiesDir: string;
   rogueDir: string;
   index: string;
+  /** The ids of an issuance in progress, written before any of its files: what recovery checks after a crash. */
+  journal: string;
+  /** The last CRL bundle a broker verified and used: where it starts from when the bundle is bad. */
+  lastGoodCrl: string;
   lockTarget: string;
   policy: string;
 }

@@ -8,6 +8,7 @@ import {
   initPki,
   issueIdentities,
   listIdentities,
+  onPkiNotice,
   pkiLayout,
   revokeIdentity,
   showIdentity,
@@ -46,7 +47,7 @@ function table(identities: IdentityInfo[]): string {
   const rows = identities.map((i) => [
     i.id,
     i.rogueKind ? `rogue:${i.rogueKind}` : i.role,
-    i.status,
+    i.status === 'corrupt' ? 'CORRUPT' : i.status,
     i.keyType,
     i.notAfter.slice(0, 10),
     i.serial,
@@ -63,6 +64,8 @@ function table(identities: IdentityInfo[]): string {
 }
 
 export function registerPkiCommands(program: Command): void {
+  // What the store repaired after a crash (recovery.ts), said once, before the command's own output.
+  onPkiNotice((message) => process.stderr.write(`notice: ${message}\n`));
   const pki = program
     .command('pki')
     .description('the certificate authority: CAs, device certificates, CRLs, the rogue kit')
@@ -212,6 +215,11 @@ Examples:
       const identities = await listIdentities(stateDirOf(command));
       if (options.json) return printJson(identities);
       process.stdout.write(`${table(identities)}\n`);
+      const corrupt = identities.filter((identity) => identity.status === 'corrupt');
+      for (const identity of corrupt)
+        process.stderr.write(
+          `warning: '${identity.id}' is corrupt: ${identity.problem}\n  Re-issue it: certfleet pki issue ${identity.id} --force\n`,
+        );
     });
 
   pki
