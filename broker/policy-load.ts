@@ -3,7 +3,7 @@
  * e.g. `policy.yaml:9: identities[0].publish[1]: "devices/#/x": '#' must be a whole level and the last one`.
  */
 import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { core } from 'zod';
 import { UserError } from '../core/user-error.ts';
 import { compilePolicy, type Policy } from './policy.ts';
@@ -33,7 +33,7 @@ export function parsePolicy(text: string, file: string): Policy {
     );
     throw invalid(file, problems);
   }
-  const result = policySchema.safeParse(document.toJS());
+  const result = policySchema.safeParse(toData(document, lineCounter, file));
   if (!result.success) {
     throw invalid(
       file,
@@ -41,6 +41,31 @@ export function parsePolicy(text: string, file: string): Policy {
     );
   }
   return compilePolicy(result.data, file);
+}
+
+/**
+ * Aliases are allowed (a shared topic list is a fair use), but bounded: nine lines of nested aliases expand to
+ * millions of nodes (a "billion laughs" alias bomb), so past MAX_ALIAS_COUNT expansions the file is refused and the
+ * error names the line of its first alias.
+ */
+export const MAX_ALIAS_COUNT = 100;
+
+function toData(document: Document, lines: LineCounter, file: string): unknown {
+  try {
+    return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let line: number | undefined;
+    visit(document, {
+      Alias(_key, node) {
+        if (node.range) line = lines.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    throw invalid(file, [
+      `${file}:${line ?? '?'}: YAML aliases expand to too much data (an alias bomb?): at most ${MAX_ALIAS_COUNT} alias expansions are allowed; write the lists out instead`,
+    ]);
+  }
 }
 
 function invalid(file: string, problems: string[]): UserError {

@@ -29,6 +29,13 @@ export interface ParsedCrl {
 /** Why a CRL cannot be used, in words an operator reads in the audit. */
 export class CrlProblem extends Error {
   override readonly name = 'CrlProblem';
+  constructor(
+    message: string,
+    /** 'expired' is the one fault a holder of the CA key cures by re-signing. */
+    readonly kind: 'expired' | 'invalid' = 'invalid',
+  ) {
+    super(message);
+  }
 }
 
 const SIGNATURE_HASHES: Record<string, { hash: string; key: 'ec' | 'rsa' }> = {
@@ -172,6 +179,6 @@ export function checkCrl(crl: ParsedCrl, ca: X509Certificate, caName: string, no
   }
   if (crl.nextUpdate === null) throw new CrlProblem('it has no nextUpdate');
   if (crl.nextUpdate.getTime() <= now.getTime()) {
-    throw new CrlProblem(`expired: nextUpdate ${crl.nextUpdate.toISOString()}`);
+    throw new CrlProblem(`expired: nextUpdate ${crl.nextUpdate.toISOString()}`, 'expired');
   }
 }

@@ -159,3 +159,35 @@ describe('deny rules', () => {
     );
   });
 });
+
+describe('a YAML alias bomb', () => {
+  const bomb = [
+    'version: 1',
+    'a: &a ["x","x","x","x","x","x","x","x","x"]',
+    'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]',
+    'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]',
+    'd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]',
+    'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]',
+    'f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]',
+    'identities: []',
+  ].join('\n');
+
+  it('is refused with the line of its first alias, not expanded', () => {
+    const error = errorOf(bomb);
+    expect(error.format()).toMatch(
+      /^ERROR: invalid policy policy\.yaml: policy\.yaml:3: YAML aliases expand to too much data \(an alias bomb\?\)/,
+    );
+  });
+
+  it('a few aliases for a shared topic list are still fine', () => {
+    const text = [
+      'version: 1',
+      'identities:',
+      '  - cn: "sensor-*"',
+      '    publish: &telemetry ["devices/{cn}/telemetry"]',
+      '  - cn: "meter-*"',
+      '    publish: *telemetry',
+    ].join('\n');
+    expect(grantOf(text, 'meter-1')).toBeDefined();
+  });
+});
