@@ -31,9 +31,9 @@ export type CrlFloor = { root: number; issuing: number };
 const BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g;
 
 export function readAuthorities(caBundlePem: string): CrlAuthorities {
-  const certs = (caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
-    (block) => new X509Certificate(block),
-  );
+  const certs = (
+    caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  ).map((block) => new X509Certificate(block));
   const root = certs.find((cert) => cert.subject === cert.issuer && cert.verify(cert.publicKey));
   const issuing = certs.find((cert) => cert !== root && root && cert.checkIssued(root));
   if (!root || !issuing) throw new Error('the CA bundle does not hold a root and an issuing CA');
@@ -58,7 +58,8 @@ export function verifyCrlBundle(
   for (const block of blocks) {
     const crl = parseCrl(block);
     const ca = signedBy(crl, cas.issuing) ? 'issuing' : signedBy(crl, cas.root) ? 'root' : null;
-    if (!ca) throw new CrlProblem('a CRL in the bundle is not signed by our root or issuing CA (forged or foreign)');
+    if (!ca)
+      throw new CrlProblem('a CRL in the bundle is not signed by our root or issuing CA (forged or foreign)');
     if (byCa[ca]) throw new CrlProblem(`the bundle holds two CRLs of the ${ca} CA`);
     byCa[ca] = crl;
   }
@@ -78,7 +79,9 @@ export function verifyCrlBundle(
     const number = crl.number!;
     const lowest = Math.max(floor[ca], previous?.numbers[ca] ?? 0);
     if (number < lowest) {
-      throw new CrlProblem(`the ${caName}'s CRL number ${number} is older than number ${lowest} already in use`);
+      throw new CrlProblem(
+        `the ${caName}'s CRL number ${number} is older than number ${lowest} already in use`,
+      );
     }
     if (previous && number === previous.numbers[ca] && !previous.crls.includes(crl.pem)) {
       throw new CrlProblem(`the ${caName}'s CRL reuses number ${number} with different content`);

@@ -96,7 +96,7 @@ function corruptIdentity(layout: PkiLayout, entry: IndexEntry, error: UserError)
   return {
     id: entry.id,
     role: entry.role,
-    ...(entry.rogueKind ? { rogueKind: entry.rogueKind as RogueCredentialKind } : {}),
+    ...(entry.rogueKind ? { rogueKind: entry.rogueKind as NonNullable<IdentityInfo['rogueKind']> } : {}),
     subject: '',
     commonName: entry.id,
     issuer: '',

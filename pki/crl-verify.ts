@@ -127,7 +127,10 @@ export function parseCrl(pem: string): ParsedCrl {
       if (node.tagClass === asn1.Class.UNIVERSAL && node.type === asn1.Type.SEQUENCE) {
         for (const entry of node.value as Asn1[]) {
           const [serial, date] = entry.value as Asn1[];
-          revoked.push({ serialHex: serialHexOf(serial!.value as string), revokedAt: dateOf(date!).toISOString() });
+          revoked.push({
+            serialHex: serialHexOf(serial!.value as string),
+            revokedAt: dateOf(date!).toISOString(),
+          });
         }
       } else if (node.tagClass === asn1.Class.CONTEXT_SPECIFIC && node.type === 0) {
         for (const extension of (node.value as Asn1[])[0]!.value as Asn1[]) {
@@ -148,7 +151,9 @@ export function parseCrl(pem: string): ParsedCrl {
 /** The DER subject Name of a certificate: what the CRL's issuer field must repeat byte for byte. */
 function subjectDerOf(ca: X509Certificate): Buffer {
   const tbs = fromDer(ca.raw).value as Asn1[];
-  const fields = (tbs[0]!.value as Asn1[]).slice((tbs[0]!.value as Asn1[])[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0);
+  const fields = (tbs[0]!.value as Asn1[]).slice(
+    (tbs[0]!.value as Asn1[])[0]!.tagClass === asn1.Class.CONTEXT_SPECIFIC ? 1 : 0,
+  );
   return Buffer.from(asn1.toDer(fields[4]!).getBytes(), 'binary');
 }
 
@@ -172,7 +177,8 @@ export function checkCrl(crl: ParsedCrl, ca: X509Certificate, caName: string, no
   if (!SIGNATURE_HASHES[crl.signatureOid]) {
     throw new CrlProblem(`signature algorithm ${crl.signatureOid} is not accepted (SHA-256 or better)`);
   }
-  if (!signedBy(crl, ca)) throw new CrlProblem(`the signature does not verify with the ${caName}'s key (forged?)`);
+  if (!signedBy(crl, ca))
+    throw new CrlProblem(`the signature does not verify with the ${caName}'s key (forged?)`);
   if (crl.number === null) throw new CrlProblem('it has no CRL number');
   if (crl.thisUpdate.getTime() > now.getTime()) {
     throw new CrlProblem(`not valid yet: thisUpdate ${crl.thisUpdate.toISOString()}`);

@@ -72,14 +72,17 @@ async function journaledIds(layout: PkiLayout): Promise<string[] | null> {
 
 /** Directories under identities/ and rogue/ that the index does not name. One readdir each. */
 async function unknownIds(layout: PkiLayout, index: PkiIndex): Promise<string[]> {
-  const names = async (dir: string) => (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+  const names = async (dir: string) =>
+    (await readdir(dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
   const devices = await names(layout.identitiesDir);
   const rogues = (await names(layout.rogueDir)).map((kind) => `rogue-${kind}`);
   return [...devices, ...rogues].filter((id) => !Object.hasOwn(index.identities, id));
 }
 
 function isRevoked(index: PkiIndex, serial: string): boolean {
-  return [...index.crls.issuing.revoked, ...index.crls.root.revoked].some((entry) => entry.serialHex === serial);
+  return [...index.crls.issuing.revoked, ...index.crls.root.revoked].some(
+    (entry) => entry.serialHex === serial,
+  );
 }
 
 function serialOf(cert: X509Certificate): string {
@@ -151,7 +154,9 @@ async function reconcileIdentity(context: Context, id: string): Promise<boolean>
   if (cert && entry && serial === entry.serial) {
     if (!keyMatches(cert, keyPem)) {
       if (ours) context.revoke.push(serial);
-      return drop(`a crash left its certificate (serial ${serial}) without its key${ours ? '; the serial is revoked' : ''}`);
+      return drop(
+        `a crash left its certificate (serial ${serial}) without its key${ours ? '; the serial is revoked' : ''}`,
+      );
     }
     const chain = certPem! + (ours ? context.issuingPem : '');
     if (chainPem === null || (ours && chainPem !== chain)) {
@@ -179,11 +184,14 @@ async function reconcileIdentity(context: Context, id: string): Promise<boolean>
       return true;
     }
     context.revoke.push(serial);
-    notice(`revoked serial ${serial} found in '${id}': signed by this CA but ${entry ? 'not the certificate the index names' : 'without its key'}`);
+    notice(
+      `revoked serial ${serial} found in '${id}': signed by this CA but ${entry ? 'not the certificate the index names' : 'without its key'}`,
+    );
     return (await drop('its files did not match the index')) || true;
   }
   if (entry) return drop(`its certificate (serial ${entry.serial}) never reached the disk before a crash`);
-  if (certPem !== null || keyPem !== null || chainPem !== null) return drop('they belong to no issued certificate');
+  if (certPem !== null || keyPem !== null || chainPem !== null)
+    return drop('they belong to no issued certificate');
   await rmdir(dir).catch(() => undefined);
   return false;
 }
@@ -220,7 +228,10 @@ async function crlDrift(layout: PkiLayout, index: PkiIndex): Promise<{ added: nu
  * Repairs what a crash left, holding the lock. `scan` also looks for identity directories the index does not know
  * (one readdir); without it only a journal triggers the per-identity checks. Returns the index as it is now.
  */
-export async function reconcileLocked(layout: PkiLayout, options: { scan?: boolean } = {}): Promise<PkiIndex> {
+export async function reconcileLocked(
+  layout: PkiLayout,
+  options: { scan?: boolean } = {},
+): Promise<PkiIndex> {
   const index = await readIndex(layout);
   const journal = await journaledIds(layout);
   const ids = new Set(journal ?? []);
@@ -236,11 +247,13 @@ export async function reconcileLocked(layout: PkiLayout, options: { scan?: boole
   const now = new Date().toISOString();
   for (const serialHex of revoke) index.crls.issuing.revoked.push({ serialHex, revokedAt: now });
   const drift = await crlDrift(layout, index);
-  if (drift.added > 0) notice(`recorded ${drift.added} revocation(s) that were in the CRL but not in the index`);
+  if (drift.added > 0)
+    notice(`recorded ${drift.added} revocation(s) that were in the CRL but not in the index`);
   if (drift.resign || revoke.length > 0) {
     await writeCrls(layout, index);
     changed = true;
-    if (drift.resign && revoke.length === 0) notice('re-signed the CRLs: they missed revocations the index records');
+    if (drift.resign && revoke.length === 0)
+      notice('re-signed the CRLs: they missed revocations the index records');
   }
   if (changed || drift.added > 0) await writeIndex(layout, index);
   if (journal !== null) await clearJournal(layout);

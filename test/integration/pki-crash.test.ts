@@ -68,7 +68,8 @@ async function certificatesSignedByOurCa(): Promise<Map<string, string>> {
     const pem = await readFile(join(layout.identitiesDir, id, 'cert.pem'), 'utf8').catch(() => null);
     if (pem === null) continue;
     const cert = new X509Certificate(pem);
-    if (cert.checkIssued(issuing) && cert.verify(issuing.publicKey)) found.set(id, cert.serialNumber.toUpperCase());
+    if (cert.checkIssued(issuing) && cert.verify(issuing.publicKey))
+      found.set(id, cert.serialNumber.toUpperCase());
   }
   return found;
 }
@@ -123,12 +124,16 @@ describe('kill -9 during a bulk issue', () => {
       const delay = Math.floor(from === 'spawn' ? fullRunMs * (0.4 + 0.7 * next()) : 150 * next());
       const result = await issueAndKill(prefix, from, delay);
       const journalLeft = await exists(pkiLayout(stateDir).journal);
-      const onDiskBefore = [...(await certificatesSignedByOurCa()).keys()].filter((id) => id.startsWith(prefix));
+      const onDiskBefore = [...(await certificatesSignedByOurCa()).keys()].filter((id) =>
+        id.startsWith(prefix),
+      );
       const noticesBefore = notices.length;
       const listed = new Map((await listIdentities(stateDir)).map((info) => [info.id, info]));
       const signed = await certificatesSignedByOurCa();
       for (const [id, serial] of signed) {
-        expect(listed.get(id)?.serial, `${id} is on disk, signed by our CA`).toBe(serial.replace(/^(00)+/, ''));
+        expect(listed.get(id)?.serial, `${id} is on disk, signed by our CA`).toBe(
+          serial.replace(/^(00)+/, ''),
+        );
         expect(listed.get(id)?.status).not.toBe('corrupt');
       }
       expect(await leftovers()).toEqual([]);
@@ -137,7 +142,9 @@ describe('kill -9 during a bulk issue', () => {
       rows.push([
         String(round),
         from === 'spawn' ? `${delay} ms after start` : `${delay} ms into commit`,
-        result.killed ? 'SIGKILL' : `exited ${result.code}${result.code ? `: ${result.stderr.split('\n')[0]}` : ''}`,
+        result.killed
+          ? 'SIGKILL'
+          : `exited ${result.code}${result.code ? `: ${result.stderr.split('\n')[0]}` : ''}`,
         journalLeft ? 'yes' : 'no',
         String(onDiskBefore.length),
         String(mine.length),
@@ -151,9 +158,14 @@ describe('kill -9 during a bulk issue', () => {
     }
     const header = ['round', 'kill point', 'outcome', 'journal left', 'certs on disk', 'listed', 'repairs'];
     console.log(
-      `\nkill -9 during \`pki issue --count ${COUNT}\` (seed ${SEED.toString(16)}, full run ${fullRunMs} ms)\n${[header, ...rows]
+      `\nkill -9 during \`pki issue --count ${COUNT}\` (seed ${SEED.toString(16)}, full run ${fullRunMs} ms)\n${[
+        header,
+        ...rows,
+      ]
         .map((row) => `| ${row.join(' | ')} |`)
-        .join('\n')}\nrepairs said:\n  ${[...new Set(notices.map((n) => n.replace(/'[^']+'/, "'…'").replace(/serial [0-9A-F]+/, 'serial …')))].join('\n  ')}\n`,
+        .join(
+          '\n',
+        )}\nrepairs said:\n  ${[...new Set(notices.map((n) => n.replace(/'[^']+'/, "'…'").replace(/serial [0-9A-F]+/, 'serial …')))].join('\n  ')}\n`,
     );
     expect(victims.length).toBeGreaterThan(0);
     expect(rows.filter((row) => row[2] === 'SIGKILL').length).toBeGreaterThanOrEqual(ROUNDS / 2);

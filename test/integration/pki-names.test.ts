@@ -49,7 +49,10 @@ describe('ids that are names of JavaScript object members', () => {
   it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
     '`pki show %s` and `pki revoke %s` answer "unknown identity"',
     async (id) => {
-      expectUserError(await certfleet(stateDir, ['pki', 'show', id]), /unknown identity: '.+' was never issued/);
+      expectUserError(
+        await certfleet(stateDir, ['pki', 'show', id]),
+        /unknown identity: '.+' was never issued/,
+      );
       expectUserError(
         await certfleet(stateDir, ['pki', 'revoke', id]),
         /unknown identity: '.+' was never issued/,
@@ -66,7 +69,10 @@ describe('ids that are names of JavaScript object members', () => {
 describe('pki list with one corrupt certificate among many', () => {
   it('lists every identity, marks the corrupt one and says how to fix it', async () => {
     const broken = await showIdentity(stateDir, 'sensor-002');
-    await writeFile(broken.paths.cert, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    await writeFile(
+      broken.paths.cert,
+      '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n',
+    );
     const listed = await listIdentities(stateDir);
     expect(listed.find((info) => info.id === 'sensor-002')).toMatchObject({
       status: 'corrupt',
