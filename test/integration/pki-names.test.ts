@@ -47,7 +47,7 @@ describe('reserved ids', () => {
 
 describe('ids that are names of JavaScript object members', () => {
   it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
-    '`pki show %s` and `pki revoke %s` answer "unknown identity"',
+    '`pki show|revoke %s` answers "unknown identity"',
     async (id) => {
       expectUserError(
         await certfleet(stateDir, ['pki', 'show', id]),
