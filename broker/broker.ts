@@ -30,6 +30,8 @@ import { RateLimiter } from './rate-limit.ts';
 import { aggregateRefusals } from './refusal-aggregate.ts';
 import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
+import { limitSessions } from './session-limits.ts';
+import { sanitizeRecord } from './untrusted-text.ts';
 import { loadPolicy } from './policy-load.ts';
 import { applyPolicyToSessions, PolicyWatcher } from './policy-watch.ts';
 import { refusalReasonString } from './refused-connect.ts';
@@ -94,7 +96,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const auditLog = new AuditLog(auditFile);
   let aedes: Aedes | null = null;
   const record = (partial: Omit<AuditRecord, 'ts'>) => {
-    const record = { ts: new Date().toISOString(), ...partial } as AuditRecord;
+    // Peer-chosen strings capped and escaped once, here, for every reader (untrusted-text.ts).
+    const record = { ts: new Date().toISOString(), ...sanitizeRecord(partial) } as AuditRecord;
     auditLog.append(record); // in the file before anyone hears of it
     events.emit('audit', record);
     if (aedes && !aedes.closed) {
@@ -134,18 +137,30 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }
     return checkPolicy ? authorizeForward(client, packet) : packet;
   };
+  const bounded = limitSessions(
+    {
+      preConnect,
+      authorizePublish: checkPolicy ? authorizePublish : (_client, _packet, callback) => callback(null),
+      authorizeSubscribe: checkPolicy ? authorizeSubscribe : (_client, sub, callback) => callback(null, sub),
+    },
+    { limits, sessions, infoOf: (client: Client) => infos.get(client.conn), audit },
+  );
   const publish: typeof authorizePublish = (client, packet, callback) => {
     if (client) emitter.throttle(client); // a publisher outrunning delivery waits (emitter-guard.ts)
-    if (checkPolicy) authorizePublish(client, packet, callback);
-    else callback(null);
+    bounded.authorizePublish(client, packet, callback);
   };
   aedes = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
     maxTopicLevels: limits.maxTopicLevels,
-    ...{ preConnect, authenticate, authorizeForward: forward, authorizePublish: publish },
-    ...(checkPolicy && { authorizeSubscribe }),
+    maxClientsIdLength: limits.maxClientIdLength,
+    authenticate,
+    preConnect: bounded.preConnect,
+    authorizeSubscribe: bounded.authorizeSubscribe,
+    authorizePublish: publish,
+    authorizeForward: forward,
   });
   const broker = aedes;
+  bounded.watchInflight((broker as unknown as { persistence: unknown }).persistence);
   const emitter = guardEmitter((broker as unknown as { mq: unknown }).mq, limits.maxQueuedMessages);
   (broker as unknown as EventEmitter).on('error', warn); // untyped in aedes, but emitted: always listen
   const cutSlowConsumer = (client: Client, waiting: number) => {

@@ -6,3 +6,4 @@ export { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
 export { loadPolicy, parsePolicy } from './policy-load.ts';
 export type { Policy, Grant } from './policy.ts';
 export { isFilterCovered, matchTopic, topicFilterError } from './topic-filter.ts';
+export { escapeUntrusted } from './untrusted-text.ts';

@@ -24,6 +24,16 @@ export interface BrokerLimits {
   maxTopicLevels: number;
   /** Bytes waiting to be sent to one client; past it the client is cut as SLOW_CONSUMER. */
   maxOutboundBuffer: number;
+  /** Longest MQTT client id accepted, in characters. */
+  maxClientIdLength: number;
+  /** Subscriptions one client may hold; one more disconnects it (LIMIT_EXCEEDED). */
+  maxSubscriptionsPerClient: number;
+  /** Topics holding a retained message, broker-wide; a retained publish to a new topic past it is refused. */
+  maxRetainedMessages: number;
+  /** Largest retained message payload, in bytes. */
+  maxRetainedSize: number;
+  /** Inbound QoS 2 messages of one client awaiting PUBREL; one more disconnects it. */
+  maxInflightInbound: number;
   /** Messages queued for delivery broker-wide; past it publishers are paused until half are delivered. */
   maxQueuedMessages: number;
 }
@@ -41,5 +51,10 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   keepaliveLimit: 600,
   maxTopicLevels: 16,
   maxOutboundBuffer: 2 * 1024 * 1024,
+  maxClientIdLength: 128,
+  maxSubscriptionsPerClient: 100,
+  maxRetainedMessages: 10_000,
+  maxRetainedSize: 64 * 1024,
+  maxInflightInbound: 100,
   maxQueuedMessages: 1000,
 };

@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import {
   AUDIT_TOPIC,
   type AuditRecord,
-  DEFAULT_LIMITS,
   type BrokerLimits,
+  DEFAULT_LIMITS,
+  escapeUntrusted,
   startBroker,
 } from '../../broker/index.ts';
 
@@ -117,6 +118,46 @@ const LIMIT_FLAGS: LimitFlag[] = [
     help: 'bytes waiting to be sent to one client; past it the client is cut as SLOW_CONSUMER',
   },
   {
+    key: 'maxClientIdLength',
+    flag: '--max-client-id-length',
+    unit: 'chars',
+    min: 23,
+    max: 65_535,
+    help: 'longest MQTT client id accepted',
+  },
+  {
+    key: 'maxSubscriptionsPerClient',
+    flag: '--max-subscriptions',
+    unit: 'n',
+    min: 1,
+    max: 1_000_000,
+    help: 'subscriptions one client may hold; one more disconnects it',
+  },
+  {
+    key: 'maxRetainedMessages',
+    flag: '--max-retained',
+    unit: 'n',
+    min: 0,
+    max: 10_000_000,
+    help: 'topics holding a retained message; a retained publish to a new topic past it is refused',
+  },
+  {
+    key: 'maxRetainedSize',
+    flag: '--max-retained-size',
+    unit: 'bytes',
+    min: 0,
+    max: 268_435_455,
+    help: 'largest retained message payload',
+  },
+  {
+    key: 'maxInflightInbound',
+    flag: '--max-inflight',
+    unit: 'n',
+    min: 1,
+    max: 65_535,
+    help: "a client's QoS 2 messages awaiting PUBREL; one more disconnects it",
+  },
+  {
     key: 'maxQueuedMessages',
     flag: '--max-queued-messages',
     unit: 'n',
@@ -219,7 +260,9 @@ Examples:
         ...(options.auditFile !== undefined && { auditFile: options.auditFile }),
         limits: Object.fromEntries(LIMIT_FLAGS.map((f) => [f.key, optionValue(options, f) ?? d[f.key]])),
       });
-      broker.on('warning', (error) => process.stderr.write(`warning: ${error.message}\n`));
+      broker.on('warning', (error) =>
+        process.stderr.write(`warning: ${escapeUntrusted(error.message, 1024)}\n`),
+      );
       if (!options.quiet && !options.jsonReady) {
         broker.on('audit', (record) => process.stdout.write(`${formatRecord(record)}\n`));
       }
