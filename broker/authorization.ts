@@ -38,6 +38,11 @@ export interface AuthorizationContext {
   limits: BrokerLimits;
   infoOf(client: Client): ConnectionInfo | undefined;
   audit(record: Omit<AuditRecord, 'ts'>): void;
+  /**
+   * Devices sharing one claim certificate connect as `<cn>:<serial>` so they do not take each other's session over
+   * (broker/enrollment): may this CN use this client id that differs from it?
+   */
+  clientIdAllowed?(cn: string, clientId: string): boolean;
 }
 
 type Hooks = Required<
@@ -121,7 +126,12 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
     // which aedes enforces with CONNACK 2; MQTT 5 always [MQTT-3.2.2-16]): an assigned, random id can take over
     // no one's session, so it passes the client-id = CN rule.
     const clientId = packet.clientId ?? '';
-    if (policy.requireClientIdMatchesCn && clientId !== '' && clientId !== info.cn) {
+    if (
+      policy.requireClientIdMatchesCn &&
+      clientId !== '' &&
+      clientId !== info.cn &&
+      !context.clientIdAllowed?.(info.cn, clientId)
+    ) {
       return { reason: 'CLIENT_ID_MISMATCH', detail: `client id "${clientId}" ≠ CN "${info.cn}"` };
     }
     const will = packet.will;

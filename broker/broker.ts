@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { UserError } from '../core/user-error.ts';
-import { loadTrustMaterial, pkiLayout, refreshCrlsIfDue } from '../pki/index.ts';
+import { isClaimCn, loadTrustMaterial, pkiLayout, refreshCrlsIfDue } from '../pki/index.ts';
 import { AuditLog } from './audit-log.ts';
 import { AUDIT_TOPIC, type AuditRecord } from './audit-record.ts';
 import {
@@ -39,6 +39,7 @@ import { handshakeErrorReason } from './tls-refusal.ts';
 import { gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
 import { cutSessionsAtExpiry } from './expiry-cut.ts';
+import { startEnrollment } from './enrollment/service.ts';
 
 export interface BrokerOptions {
   stateDir: string;
@@ -123,6 +124,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     limits,
     infoOf: (client: Client) => infos.get(client.conn),
     audit,
+    clientIdAllowed: (cn, clientId) =>
+      clientId.startsWith(`${cn}:`) && clientId.length > cn.length + 1 && isClaimCn(options.stateDir, cn),
   });
   const { sessions } = authorization;
   const { preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward } = authorization;
@@ -174,6 +177,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
   watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
   cutSessionsAtExpiry(broker, authorization, audit);
+  const enrollment = await startEnrollment(broker, authorization, audit, { stateDir: options.stateDir });
 
   const tlsOptions: tls.SecureContextOptions = {
     ca: trust.ca,
@@ -332,6 +336,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         clearInterval(refresh);
         watcher.stop();
         policyWatcher.stop();
+        enrollment.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';
         await new Promise<void>((resolve) => broker.close(() => resolve()));

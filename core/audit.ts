@@ -30,6 +30,8 @@ export type AuditEvent =
   | 'revoked-session-closed'
   | 'expired-session-closed'
   | 'crl-reloaded'
+  | 'enrollment-issued'
+  | 'enrollment-refused'
   | 'policy-reloaded'
   | 'policy-rejected'
   | 'grant-withdrawn'
@@ -68,6 +70,8 @@ export interface AuditRecord {
   tls?: string;
   /** The topic or topic filter of a publish/subscribe decision. */
   topic?: string;
+  /** The certificate the enrollment service issued (`enrollment-issued`). */
+  issued?: { cn: string; serial: string; notAfter: string; via: 'rotation' | 'claim' };
   /** Extra words for a person: the OpenSSL code, the limit hit, the policy line that refused… */
   detail?: string;
   /** On an aggregated refusal: how many refusals of this kind from this address the record stands for. */

@@ -12,7 +12,8 @@ import { createFaultyModel, type FaultyModel } from './models/index.ts';
 import { RateGate } from './rate-gate.ts';
 import { MqttSession } from './session.ts';
 import type { DeviceSpec } from './spec.ts';
-import { type DeviceTls, loadDeviceTls } from './tls-context.ts';
+import { type DeviceTls, deviceTlsFromPem, loadDeviceTls, readTrustedCa } from './tls-context.ts';
+import { type EnrolledIdentity, EnrollmentError, enroll } from './enrollment.ts';
 import { DialError, dialTls } from './tls-dial.ts';
 import { telemetryPayload, topics } from './topics.ts';
 
@@ -27,9 +28,15 @@ export interface DeviceResult {
   localPort?: number;
   attempts: number;
   messages: MessageCounters;
+  /** Certificates renewed over MQTT during the run. */
+  rotations: number;
+  /** Serial of the certificate in use (after rotations or provisioning: the newest). */
+  serial?: string;
 }
 
 const REBOOT_DELAY_MS = 1_000;
+/** setTimeout's ceiling: a renewal further away is re-armed when this fires. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export class SimulatedDevice {
   private state: DeviceState = 'idle';
@@ -48,6 +55,19 @@ export class SimulatedDevice {
   private readonly strikes = { 'after-handshake': 0, 'after-publish': 0 };
   private rejection: { reason: string; step: string; detail: string; localPort?: number } | undefined;
   readonly messages: MessageCounters = { sent: 0, acked: 0, received: 0 };
+  /** The client id we connect with: the CN, or `<claim cn>:<ref>` while provisioning by claim. */
+  private clientId: string;
+  private provisioning: boolean;
+  /** The certificate of the current (or last) attempt. */
+  private leaf: DeviceTls['leaf'];
+  private renewTimer: NodeJS.Timeout | undefined;
+  private enrollRequests = 0;
+  private rotations = 0;
+  /** Set between receiving a new certificate and being online with it. */
+  private switching:
+    | { kind: 'rotation' | 'claim'; previousSerial: string; identity: EnrolledIdentity; startedAt: number }
+    | undefined;
+  private answerWaiter: { topic: string; resolve: (payload: Buffer | null) => void } | undefined;
 
   constructor(
     readonly spec: DeviceSpec,
@@ -57,6 +77,8 @@ export class SimulatedDevice {
     this.intervalMs = spec.intervalMs;
     this.model = createFaultyModel(spec.profile, spec.seed, spec.faults ?? {});
     this.backoff = new Backoff({ ...spec.backoff, seed: spec.backoff?.seed ?? spec.seed });
+    this.provisioning = spec.claim !== undefined;
+    this.clientId = spec.claim ? `${spec.claim.cn}:${spec.claim.ref}` : spec.clientId;
   }
 
   get currentState(): DeviceState {
@@ -95,6 +117,8 @@ export class SimulatedDevice {
       ...this.rejection,
       attempts: this.attempts,
       messages: { ...this.messages },
+      rotations: this.rotations,
+      ...(this.leaf && { serial: this.leaf.serial }),
     };
   }
 
@@ -131,7 +155,14 @@ export class SimulatedDevice {
       }
       this.emitLadder(recorder);
       this.setState('mqtt-connect');
-      this.session = new MqttSession(socket, this.spec, recorder, {
+      this.leaf = deviceTls.leaf;
+      // A claim session has no will: its certificate may publish nothing but a certificate request.
+      const spec = {
+        ...this.spec,
+        clientId: this.clientId,
+        ...(this.provisioning && { will: false as const }),
+      };
+      this.session = new MqttSession(socket, spec, recorder, {
         onOnline: () => void this.onOnline(recorder),
         onEnded: (diagnosis) => this.onSessionEnded(recorder, diagnosis),
         onMessage: (topic, payload) => this.onMessage(topic, payload),
@@ -157,6 +188,7 @@ export class SimulatedDevice {
     if (!session) return;
     this.backoff.reset();
     this.strikes['after-handshake'] = 0;
+    if (this.provisioning) return this.provision(session);
     this.setState('online');
     const behaviour = this.spec.behaviour;
     const filters =
@@ -182,6 +214,153 @@ export class SimulatedDevice {
       });
     this.publishTelemetry();
     this.scheduleTelemetry();
+    this.reportSwitch();
+    this.scheduleRenewal();
+  }
+
+  /** Provisioning by claim: ask for our own identity with the claim certificate, then reconnect as it. */
+  private async provision(session: MqttSession): Promise<void> {
+    const claim = this.spec.claim!;
+    let identity: EnrolledIdentity;
+    try {
+      identity = await enroll(session, {
+        topicCn: claim.cn,
+        requestedCn: claim.requestedCn,
+        ref: claim.ref,
+        ...(claim.keyType && { keyType: claim.keyType }),
+        awaitAnswer: (topic, timeoutMs) => this.awaitAnswer(topic, timeoutMs),
+      });
+    } catch (error) {
+      if (this.session !== session) return;
+      const failure =
+        error instanceof EnrollmentError ? error : new EnrollmentError('PROTOCOL_ERROR', String(error));
+      session.abort({
+        reason: failure.reason,
+        step: 'messages-flow',
+        detail: `provisioning by claim "${claim.cn}" refused: ${failure.detail}`,
+        definitive: true,
+      });
+      return;
+    }
+    if (this.session !== session) return;
+    await this.switchTo(session, identity, 'claim');
+  }
+
+  private scheduleRenewal(): void {
+    clearTimeout(this.renewTimer);
+    const leaf = this.leaf;
+    if (this.spec.rotate === false || !leaf) return;
+    const fraction = this.spec.renewBefore ?? 0.2;
+    const renewAt = leaf.notAfter - fraction * (leaf.notAfter - leaf.notBefore);
+    const delay = Math.max(0, renewAt - Date.now());
+    this.renewTimer = setTimeout(
+      () => (Date.now() >= renewAt ? void this.rotate() : this.scheduleRenewal()),
+      Math.min(delay, MAX_TIMER_MS),
+    );
+  }
+
+  /** Rotation: a new key and certificate over MQTT, then a graceful switch to them. */
+  private async rotate(): Promise<void> {
+    const session = this.session;
+    if (!session || this.state !== 'online' || this.switching) return;
+    let identity: EnrolledIdentity;
+    try {
+      identity = await enroll(session, {
+        topicCn: this.spec.id,
+        requestedCn: this.spec.id,
+        ref: `r${++this.enrollRequests}`,
+        awaitAnswer: (topic, timeoutMs) => this.awaitAnswer(topic, timeoutMs),
+      });
+    } catch (error) {
+      const failure =
+        error instanceof EnrollmentError ? error : new EnrollmentError('PROTOCOL_ERROR', String(error));
+      this.emit({
+        type: 'rotation-failed',
+        id: this.spec.id,
+        reason: failure.reason,
+        detail: failure.detail,
+        at: Date.now(),
+      });
+      // Try again while the certificate lives; if it expires first, the broker's cut says EXPIRED.
+      const left = (this.leaf?.notAfter ?? 0) - Date.now();
+      if (this.session === session && left > 1_000) {
+        this.renewTimer = setTimeout(() => void this.rotate(), Math.min(2_000, left / 3));
+      }
+      return;
+    }
+    if (this.session !== session || this.state !== 'online') return;
+    await this.switchTo(session, identity, 'rotation');
+  }
+
+  /**
+   * Leaves the session gracefully (DISCONNECT after every in-flight QoS 1 publish was acknowledged, so no message
+   * is lost and no will fires) and connects again with the new certificate, kept in memory only.
+   */
+  private async switchTo(
+    session: MqttSession,
+    identity: EnrolledIdentity,
+    kind: 'rotation' | 'claim',
+  ): Promise<void> {
+    const ca = await readTrustedCa(this.spec);
+    this.tls = Promise.resolve(deviceTlsFromPem(this.spec, ca, identity.chainPem, identity.keyPem));
+    this.switching = { kind, previousSerial: this.leaf?.serial ?? '', identity, startedAt: Date.now() };
+    if (kind === 'claim') {
+      this.provisioning = false;
+      this.clientId = this.spec.id;
+    }
+    clearInterval(this.telemetryTimer);
+    clearTimeout(this.renewTimer);
+    this.session = undefined;
+    this.recorder = undefined;
+    await session.close(true);
+    if (this.wanted === 'run') void this.connect();
+  }
+
+  private reportSwitch(): void {
+    const switching = this.switching;
+    if (!switching) return;
+    this.switching = undefined;
+    const { identity } = switching;
+    const at = Date.now();
+    if (switching.kind === 'claim') {
+      this.emit({
+        type: 'provisioned',
+        id: this.spec.id,
+        claim: this.spec.claim?.cn ?? '',
+        serial: identity.serial,
+        notAfter: identity.notAfter,
+        requestMs: identity.requestMs,
+        at,
+      });
+      return;
+    }
+    this.rotations++;
+    this.emit({
+      type: 'rotated',
+      id: this.spec.id,
+      previousSerial: switching.previousSerial,
+      serial: identity.serial,
+      notAfter: identity.notAfter,
+      requestMs: identity.requestMs,
+      switchMs: at - switching.startedAt,
+      at,
+    });
+  }
+
+  private awaitAnswer(topic: string, timeoutMs: number): Promise<Buffer | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.answerWaiter?.topic === topic) this.answerWaiter = undefined;
+        resolve(null);
+      }, timeoutMs);
+      this.answerWaiter = {
+        topic,
+        resolve: (payload) => {
+          clearTimeout(timer);
+          resolve(payload);
+        },
+      };
+    });
   }
 
   private telemetryTopic(): string {
@@ -219,6 +398,12 @@ export class SimulatedDevice {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    const waiter = this.answerWaiter;
+    if (waiter && topic === waiter.topic) {
+      this.answerWaiter = undefined;
+      waiter.resolve(payload);
+      return;
+    }
     this.messages.received++;
     // Only a snooping rogue receives anything but its own commands; it must not answer what it overhears.
     if (!topic.startsWith(topics.commandPrefix(this.spec.id))) return;
@@ -256,6 +441,7 @@ export class SimulatedDevice {
 
   private onSessionEnded(recorder: AttemptRecorder, diagnosis: Diagnosis | null): void {
     clearInterval(this.telemetryTimer);
+    clearTimeout(this.renewTimer);
     this.session = undefined;
     if (diagnosis && this.recorder === recorder) this.onAttemptFailed(recorder, diagnosis);
   }
@@ -295,6 +481,7 @@ export class SimulatedDevice {
     this.wanted = target;
     clearTimeout(this.retryTimer);
     clearInterval(this.telemetryTimer);
+    clearTimeout(this.renewTimer);
     this.recorder = undefined;
     const session = this.session;
     this.session = undefined;

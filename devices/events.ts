@@ -81,6 +81,31 @@ export type DeviceEvent =
        */
       explainedBy?: 'broker-audit';
     }
+  | {
+      /** The device renewed its certificate over MQTT and reconnected with it (broker/enrollment). */
+      type: 'rotated';
+      id: string;
+      previousSerial: string;
+      serial: string;
+      /** The new certificate's notAfter, epoch ms. */
+      notAfter: number;
+      /** Key generation + CSR + the broker's answer, ms. */
+      requestMs: number;
+      /** From closing the old session to being online again with the new certificate, ms. */
+      switchMs: number;
+      at: number;
+    }
+  | {
+      /** A device that started with a claim certificate obtained its own identity and now runs as it. */
+      type: 'provisioned';
+      id: string;
+      claim: string;
+      serial: string;
+      notAfter: number;
+      requestMs: number;
+      at: number;
+    }
+  | { type: 'rotation-failed'; id: string; reason: Reason; detail: string; at: number }
   | { type: 'error'; id: string; message: string; at: number }
   | { type: 'removed'; id: string; at: number };
 

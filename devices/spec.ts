@@ -50,6 +50,17 @@ export interface DeviceSpec {
   password?: string;
   /** false: no last will (a check's observer may not publish a status topic). */
   will?: false;
+  /**
+   * Provisioning by claim: `credentials` are the shared claim certificate's; the device connects as
+   * `<claim cn>:<ref>`, asks for `requestedCn` (its `id`), and then runs as that identity.
+   */
+  claim?: {
+    cn: string;
+    ref: string;
+    requestedCn: string;
+    /** Tests and rogue variants: the key the device generates (default ec-p256). */
+    keyType?: 'ec-p256' | 'rsa-1024';
+  };
 }
 
 export const DEFAULT_INTERVAL_MS = 5_000;

@@ -16,8 +16,17 @@ identities:
       - "devices/{cn}/telemetry"
       - "devices/{cn}/status"
       - "devices/{cn}/replies"
+      - "enroll/{cn}/request"          # certificate renewal over MQTT (rotation)
     subscribe:
       - "devices/{cn}/commands/#"
+      - "enroll/{cn}/response/+"
+
+  # Claim certificates (certfleet pki issue --claim NAME) may only enroll: obtain a device identity, nothing else.
+  - cn: "claim-*"
+    publish:
+      - "enroll/{cn}/request"
+    subscribe:
+      - "enroll/{cn}/response/+"
 
   - cn: "dashboard"
     publish:

@@ -13,3 +13,18 @@ export { validateDeviceId, validateIdentityName, isReservedId, RESERVED_IDS } fr
 export { DEFAULT_POLICY_YAML } from './default-policy.ts';
 export * from './types.ts';
 export { diagnoseClientCertificate, signatureAlgorithmOid, type Refusal } from './diagnosis.ts';
+// Enrollment over MQTT (issue #14): CSRs, claim certificates, and what the broker's enrollment service signs with.
+export { buildCsr, parseCsr, CsrError, type ParsedCsr } from './csr.ts';
+export {
+  issueClaim,
+  readClaim,
+  claimNameOfCn,
+  isClaimCn,
+  templateMatcher,
+  CLAIM_PREFIX,
+  type ClaimConfig,
+} from './claims.ts';
+export { loadIssuingCa, type CertificateAuthority } from './authority.ts';
+export { buildCertificate } from './certificate-builder.ts';
+export { leafValidity } from './issue.ts';
+export { readIndex } from './index-file.ts';

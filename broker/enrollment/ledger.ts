@@ -1,0 +1,73 @@
+/**
+ * What the enrollment service issued, one JSON line per certificate in `<stateDir>/enrollment.jsonl`, appended
+ * with one write(2) each (as the audit is): a claim's quota counts its lines, so it survives broker restarts, and a
+ * CN once provisioned is never handed to a second device.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface LedgerEntry {
+  ts: string;
+  via: 'rotation' | 'claim';
+  /** The claim name, for `via: 'claim'`. */
+  claim?: string;
+  /** The CN the new certificate names. */
+  cn: string;
+  serial: string;
+  notAfter: string;
+  /** The serial of the certificate that asked (the old one for a rotation, the claim certificate's for a claim). */
+  requestedWith: string;
+}
+
+export class EnrollmentLedger {
+  private fd: number | null;
+  private readonly perClaim = new Map<string, number>();
+  private readonly provisioned = new Set<string>();
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        this.count(JSON.parse(line) as LedgerEntry);
+      } catch {
+        // the unterminated tail of a crash: that certificate was never sent
+      }
+    }
+    this.fd = openSync(path, 'a', 0o600);
+  }
+
+  /** Identities a claim has obtained so far. */
+  usedBy(claim: string): number {
+    return this.perClaim.get(claim) ?? 0;
+  }
+
+  wasProvisioned(cn: string): boolean {
+    return this.provisioned.has(cn);
+  }
+
+  append(entry: LedgerEntry): void {
+    if (this.fd === null) return;
+    writeSync(this.fd, `${JSON.stringify(entry)}\n`); // on disk (in the kernel) before the device hears of it
+    this.count(entry);
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private count(entry: LedgerEntry): void {
+    if (entry.via !== 'claim' || !entry.claim) return;
+    this.perClaim.set(entry.claim, (this.perClaim.get(entry.claim) ?? 0) + 1);
+    this.provisioned.add(entry.cn);
+  }
+}
