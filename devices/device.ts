@@ -6,7 +6,7 @@
 import { Backoff } from './backoff.ts';
 import { parseCommand, runCommand } from './commands.ts';
 import { type Diagnosis, diagnoseCredentialLoad } from './diagnosis.ts';
-import type { DeviceEvent, DeviceState, MessageCounters } from './events.ts';
+import type { DeviceEvent, DeviceState, HandshakeAttempt, MessageCounters } from './events.ts';
 import { AttemptRecorder } from './ladder.ts';
 import { createFaultyModel, type FaultyModel } from './models/index.ts';
 import { RateGate } from './rate-gate.ts';
@@ -26,6 +26,8 @@ export interface DeviceResult {
   step?: string;
   detail?: string;
   localPort?: number;
+  /** For a rejected device: the attempt that ended it, step by step (what the dashboard draws). */
+  attempt?: HandshakeAttempt;
   attempts: number;
   messages: MessageCounters;
   /** Certificates renewed over MQTT during the run. */
@@ -53,7 +55,9 @@ export class SimulatedDevice {
   private readonly backoff: Backoff;
   /** Consecutive ambiguous endings (see Diagnosis.confirmTwice): one could be chance, two is a verdict. */
   private readonly strikes = { 'after-handshake': 0, 'after-publish': 0 };
-  private rejection: { reason: string; step: string; detail: string; localPort?: number } | undefined;
+  private rejection:
+    | { reason: string; step: string; detail: string; localPort?: number; attempt: HandshakeAttempt }
+    | undefined;
   readonly messages: MessageCounters = { sent: 0, acked: 0, received: 0 };
   /** The client id we connect with: the CN, or `<claim cn>:<ref>` while provisioning by claim. */
   private clientId: string;
@@ -457,6 +461,7 @@ export class SimulatedDevice {
         step: diagnosis.step,
         detail: diagnosis.detail,
         ...(localPort !== undefined && { localPort }),
+        attempt: recorder.snapshot(),
       };
       this.wanted = 'stopped';
       this.setState('rejected', diagnosis);

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { revokeIdentity } from '../pki/index.ts';
 import type { DeviceResult } from './device.ts';
-import type { DeviceEvent, HandshakeAttempt } from './events.ts';
+import type { DeviceEvent } from './events.ts';
 import type { FromWorker, ToWorker, WorkerSettings } from './fleet-protocol.ts';
 import { type Explainer, type Explanation, refineAttempt } from './explain.ts';
 import type { DeviceSpec } from './spec.ts';
@@ -40,7 +40,8 @@ export class Fleet {
   >();
   private readonly exited = new Set<Worker>();
   private readonly explained = new Map<string, Explanation>();
-  private readonly failedAttempts = new Map<string, HandshakeAttempt>();
+  /** Events of devices whose rejection waits for the broker's verdict, in order. */
+  private readonly held = new Map<string, DeviceEvent[]>();
   private readonly explaining = new Set<Promise<void>>();
   private nextWorker = 0;
   private nextRequest = 1;
@@ -147,7 +148,13 @@ export class Fleet {
     return results.map((result) => {
       const explanation = this.explained.get(result.id);
       return explanation && result.state === 'rejected'
-        ? { ...result, reason: explanation.reason, step: explanation.step, detail: explanation.detail }
+        ? {
+            ...result,
+            reason: explanation.reason,
+            step: explanation.step,
+            detail: explanation.detail,
+            ...(result.attempt && { attempt: refineAttempt(result.attempt, explanation) }),
+          }
         : result;
     });
   }
@@ -177,8 +184,7 @@ export class Fleet {
   private onWorkerMessage(message: FromWorker): void {
     switch (message.type) {
       case 'events':
-        for (const event of message.events) this.observe(event);
-        this.broadcast(message.events);
+        this.receive(message.events);
         break;
       case 'results':
       case 'stopped':
@@ -193,43 +199,68 @@ export class Fleet {
     }
   }
 
-  private observe(event: DeviceEvent): void {
-    if (event.type === 'ladder' && event.attempt.steps.some((step) => step.status === 'failed')) {
-      this.failedAttempts.set(event.id, event.attempt);
+  /**
+   * Passes a worker's events on — except a rejection the broker can explain better than the device (it saw
+   * "not authorized", or a bare close): that device's events are held until the broker's verdict is in (or did not
+   * come), then released once, rewritten with the final reason. So every listener sees one rejection per device,
+   * never a provisional CLOSED_BY_BROKER first.
+   */
+  private receive(events: readonly DeviceEvent[]): void {
+    const verdictDue = new Set(events.filter((event) => this.awaitsVerdict(event)).map((event) => event.id));
+    const now: DeviceEvent[] = [];
+    for (const event of events) {
+      const id = event.type === 'added' ? event.device.id : event.id;
+      if (verdictDue.has(id) && !this.held.has(id)) this.held.set(id, []);
+      const held = this.held.get(id);
+      if (held) held.push(event);
+      else now.push(event);
+      if (event.type === 'rejected' && verdictDue.has(id)) {
+        const job = this.explainRejection(event).finally(() => this.explaining.delete(job));
+        this.explaining.add(job);
+      }
     }
-    // Only the broker can explain what it decided; our own refusal of the broker (step 3) is already exact.
-    const brokerDecided =
-      event.type === 'rejected' && !['tcp-connect', 'server-verified'].includes(event.step);
-    if (event.type === 'rejected' && brokerDecided && this.options.explain && event.localPort !== undefined) {
-      const job = this.explainRejection(event).finally(() => this.explaining.delete(job));
-      this.explaining.add(job);
-    }
+    if (now.length > 0) this.broadcast(now);
   }
 
-  /** Asks the broker's side; a refined 'rejected' event (and ladder) follows the device's own. */
+  /** Only the broker can explain what it decided; our own refusal of the broker (steps 1–3) is already exact. */
+  private awaitsVerdict(event: DeviceEvent): event is RejectedEvent {
+    return (
+      event.type === 'rejected' &&
+      this.options.explain !== undefined &&
+      event.localPort !== undefined &&
+      !['tcp-connect', 'server-certificate', 'server-verified'].includes(event.step)
+    );
+  }
+
+  /** Asks the broker's side, then releases the device's held events with its verdict written in. */
   private async explainRejection(event: RejectedEvent): Promise<void> {
     const explanation = await this.options.explain?.(event).catch(() => undefined);
-    if (!explanation) return;
-    this.explained.set(event.id, explanation);
-    const at = Date.now();
-    const refined: DeviceEvent[] = [
-      {
-        ...event,
-        reason: explanation.reason,
-        step: explanation.step,
-        detail: explanation.detail,
-        at,
-        explainedBy: 'broker-audit',
-      },
-    ];
-    const attempt = this.failedAttempts.get(event.id);
-    if (attempt)
-      refined.unshift({ type: 'ladder', id: event.id, attempt: refineAttempt(attempt, explanation), at });
-    this.broadcast(refined);
+    if (explanation) this.explained.set(event.id, explanation);
+    const held = this.held.get(event.id) ?? [];
+    this.held.delete(event.id);
+    this.broadcast(explanation ? held.map((entry) => withVerdict(entry, explanation)) : held);
   }
 
   private broadcast(events: DeviceEvent[]): void {
     for (const listener of this.listeners) listener(events);
+  }
+}
+
+/** A held event of a rejected device, told what the broker decided. */
+function withVerdict(event: DeviceEvent, explanation: Explanation): DeviceEvent {
+  switch (event.type) {
+    case 'ladder':
+      return event.attempt.steps.some((step) => step.status === 'failed')
+        ? { ...event, attempt: refineAttempt(event.attempt, explanation) }
+        : event;
+    case 'state':
+      return event.state === 'rejected'
+        ? { ...event, reason: explanation.reason, detail: explanation.detail }
+        : event;
+    case 'rejected':
+      return { ...event, ...explanation, explainedBy: 'broker-audit' };
+    default:
+      return event;
   }
 }
 

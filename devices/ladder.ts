@@ -1,5 +1,5 @@
 import type { Reason } from '../core/reasons.ts';
-import { type HandshakeAttempt, LADDER_STEPS, type LadderStep, type LadderStepName } from './events.ts';
+import { type HandshakeAttempt, LADDER_STEPS, type LadderStep, type LadderStepName } from '../core/ladder.ts';
 
 /**
  * Records one connection attempt's walk up the seven-step ladder: when each step completed and how long it took
@@ -24,10 +24,13 @@ export class AttemptRecorder {
 
   fail(step: LadderStepName, reason: Reason, detail: string, at: number = Date.now()): void {
     this.set(step, { status: 'failed', at, reason, detail });
-    // Steps after a failure were never reached.
-    for (const later of this.steps.slice(LADDER_STEPS.indexOf(step) + 1)) {
-      if (later.status === 'pending') later.status = 'skipped';
-    }
+    // Steps after a failure were never reached; without a connection, neither were the ones before it (a key that
+    // does not fit its certificate fails before the first byte is sent).
+    const connected = this.statusOf('tcp-connect') === 'ok';
+    this.steps.forEach((entry, index) => {
+      const later = index > LADDER_STEPS.indexOf(step);
+      if (entry.status === 'pending' && (later || !connected)) entry.status = 'skipped';
+    });
   }
 
   statusOf(step: LadderStepName): LadderStep['status'] {

@@ -7,6 +7,7 @@ import { App } from '../../ui/App.tsx';
 import { ROGUE_ITEMS } from '../../ui/catalogue.ts';
 import { Ladder } from '../../ui/components/Ladder.tsx';
 import { STEP_LABELS } from '../../core/ladder.ts';
+import { AttemptRecorder } from '../../devices/ladder.ts';
 import { stateStyle } from '../../ui/status-style.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
 import {
@@ -129,6 +130,38 @@ describe('handshake ladder', () => {
     const frame = plain(app.lastFrame());
     expect(frame).toContain(' ✓ 5 server verifies the client');
     expect(frame).toContain(' ✗ 6 server grants access');
+  });
+
+  it('shows the steps a rejection never reached as not run: wrong-key fails before any connection', () => {
+    const recorder = new AttemptRecorder(1, 0);
+    recorder.fail('client-certificate', 'KEY_MISMATCH', 'key values mismatch', 5);
+    const app = render(<Ladder attempt={recorder.snapshot()} width={70} />);
+    cleanups.push(app.unmount);
+    const steps = plain(app.lastFrame())
+      .split('\n')
+      .filter((line) => /^ [✓✗…-] \d /.test(line));
+    expect(steps.map((line) => line.slice(1, 4))).toEqual(['- 1', '- 2', '- 3', '✗ 4', '- 5', '- 6', '- 7']);
+    expect(steps.filter((line) => line.endsWith('not run'))).toHaveLength(6);
+  });
+
+  it("draws the broker's verdict where the device only saw CONNACK 5, with no trace of the provisional reason", () => {
+    const attempt = failedAttempt('access-granted', 'CLOSED_BY_BROKER');
+    attempt.steps[4] = { step: 'client-verified', status: 'pending' };
+    const app = render(
+      <Ladder
+        attempt={attempt}
+        failedStep="client-verified"
+        reason="EXPIRED"
+        detail="CERT_HAS_EXPIRED"
+        width={70}
+      />,
+    );
+    cleanups.push(app.unmount);
+    const frame = plain(app.lastFrame());
+    expect(frame).toContain(' ✗ 5 server verifies the client');
+    expect(frame).toContain(`EXPIRED: ${REASONS.EXPIRED}`);
+    expect(frame).toMatch(/ - 6 server grants access.*not run/);
+    expect(frame).not.toContain('CLOSED_BY_BROKER');
   });
 
   it('shows every step pending before the device reports anything', () => {
