@@ -14,6 +14,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { UserError } from '../core/user-error.ts';
 import { isClaimCn, loadTrustMaterial, pkiLayout, refreshCrlsIfDue } from '../pki/index.ts';
 import { AuditLog } from './audit-log.ts';
+import type { ClusterParts } from './cluster/index.ts';
 import { AUDIT_TOPIC, type AuditRecord } from './audit-record.ts';
 import {
   auditBase,
@@ -61,6 +62,8 @@ export interface BrokerOptions {
    * delivery — to measure what they cost. The TLS gate and the CONNECT decision stay. Default true.
    */
   authorization?: boolean;
+  /** Run as a node of a cluster on Redis (broker/cluster/createClusterParts); the broker closes the parts. */
+  cluster?: ClusterParts;
 }
 
 export interface RunningBroker {
@@ -98,7 +101,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   let aedes: Aedes | null = null;
   const record = (partial: Omit<AuditRecord, 'ts'>) => {
     // Peer-chosen strings capped and escaped once, here, for every reader (untrusted-text.ts).
-    const record = { ts: new Date().toISOString(), ...sanitizeRecord(partial) } as AuditRecord;
+    const node = options.cluster?.nodeId;
+    const record = {
+      ts: new Date().toISOString(),
+      ...(node && { node }),
+      ...sanitizeRecord(partial),
+    } as AuditRecord;
     auditLog.append(record); // in the file before anyone hears of it
     events.emit('audit', record);
     if (aedes && !aedes.closed) {
@@ -156,7 +164,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     connectTimeout: limits.connectTimeoutMs,
     maxTopicLevels: limits.maxTopicLevels,
     maxClientsIdLength: limits.maxClientIdLength,
-    authenticate,
+    ...options.cluster?.aedesOptions,
+    authenticate: options.cluster?.guardAuthenticate(authenticate) ?? authenticate,
     preConnect: bounded.preConnect,
     authorizeSubscribe: bounded.authorizeSubscribe,
     authorizePublish: publish,
@@ -300,8 +309,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       endSession(session, DISCONNECT_ADMINISTRATIVE_ACTION, text);
     }
   };
-  const watcher = new CrlWatcher(layout.crlBundle, crl, cutRevoked, warn, options.crlPollMs, issuers);
+  const onCrlFile = (state: CrlState) => {
+    cutRevoked(state);
+    options.cluster?.crlChanged(state.pem);
+  };
+  const watcher = new CrlWatcher(layout.crlBundle, crl, onCrlFile, warn, options.crlPollMs, issuers);
   await watcher.start();
+  const infoOf = (client: Client) => infos.get(client.conn);
+  await options.cluster?.attach({ issuers, current: () => crl, apply: cutRevoked, audit, warn, infoOf });
   const refresh = setInterval(() => void refreshCrlsIfDue(options.stateDir).catch(warn), HOUR);
   refresh.unref();
   const policyWatcher = new PolicyWatcher(
@@ -346,6 +361,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         refusals.flush();
         audit({ event: 'broker-stopped', reason: 'OK' });
         auditLog.close();
+        await options.cluster?.close();
       })();
       return closing;
     },

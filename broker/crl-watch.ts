@@ -43,7 +43,11 @@ export async function readCrlBundle(
   path: string,
   issuers: readonly X509Certificate[] = [],
 ): Promise<CrlState> {
-  const pem = await readFile(path, 'utf8');
+  return parseCrlBundle(await readFile(path, 'utf8'), issuers);
+}
+
+/** A bundle already in memory (a cluster node receives it through Redis: broker/cluster/crl-share.ts). */
+export function parseCrlBundle(pem: string, issuers: readonly X509Certificate[] = []): CrlState {
   const blocks = pem.match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g) ?? [];
   const caByName = new Map(
     issuers.map((ca) => [nameDerOf(ca.raw, 'certificate-subject'), ca.subject.split('\n').join(', ')]),

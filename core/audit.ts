@@ -36,7 +36,11 @@ export type AuditEvent =
   | 'policy-rejected'
   | 'grant-withdrawn'
   | 'subscription-removed'
-  | 'disconnected';
+  | 'disconnected'
+  // cluster nodes only (broker/cluster/): Redis lost and back; a CRL bundle from Redis that failed verification
+  | 'cluster-detached'
+  | 'cluster-attached'
+  | 'crl-refused';
 
 /** The certificate a peer presented, as the broker saw it. */
 export interface AuditCertificate {
@@ -54,6 +58,8 @@ export interface AuditCertificate {
 export interface AuditRecord {
   /** ISO 8601 time of the decision. */
   ts: string;
+  /** The node that decided, when the broker runs as a node of a cluster (`--redis`, `--node-id`). */
+  node?: string;
   event: AuditEvent;
   /** Why: 'OK' for accepted connections and broker events, else a code of the shared vocabulary. */
   reason: Reason | 'OK';
@@ -114,7 +120,9 @@ export function parseAuditRecord(text: string | Buffer): AuditRecord | null {
   const peer = record.peer as { address?: unknown; port?: unknown } | undefined;
   if (peer !== undefined && (typeof peer !== 'object' || peer === null || typeof peer.port !== 'number'))
     return null;
-  if (![record.cn, record.clientId, record.topic, record.detail, record.tls].every(optionalString))
+  if (
+    ![record.cn, record.clientId, record.topic, record.detail, record.tls, record.node].every(optionalString)
+  )
     return null;
   if (record.connection !== undefined && typeof record.connection !== 'number') return null;
   if (record.count !== undefined && typeof record.count !== 'number') return null;

@@ -34,6 +34,8 @@ export const REASONS = {
   POLICY_INVALID: 'the edited policy file is invalid: the policy in force stays',
   LIMIT_EXCEEDED: 'a broker limit was exceeded (connections, packet size, topic depth)',
   CLOSED_BY_BROKER: 'closed by the broker after the handshake (the broker audit has the reason)',
+  CLUSTER_UNAVAILABLE:
+    'the broker lost its cluster store (Redis) and takes no new connections until it is back',
 } as const;
 
 export type Reason = keyof typeof REASONS;

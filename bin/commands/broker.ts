@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
 import {
   AUDIT_TOPIC,
   type AuditRecord,
@@ -7,6 +8,15 @@ import {
   escapeUntrusted,
   startBroker,
 } from '../../broker/index.ts';
+import { createClusterParts, defaultNodeId, validateNodeId } from '../../broker/cluster/index.ts';
+import { UserError } from '../../core/user-error.ts';
+import {
+  isBrokerWorker,
+  NODE_ID_ENV,
+  parseWorkers,
+  reportListening,
+  superviseWorkers,
+} from './broker-workers.ts';
 
 import { stateDirOf, wholeNumber } from '../options.ts';
 
@@ -182,6 +192,9 @@ interface BrokerCommandOptions {
   jsonReady?: boolean;
   stopWithParent?: boolean;
   quiet?: boolean;
+  redis?: string;
+  nodeId?: string;
+  workers?: number;
 }
 
 /** One audit record as a line a person reads: time, decision, reason, who, where, why. */
@@ -229,6 +242,17 @@ export function registerBrokerCommand(program: Command): void {
     )
     .option('--quiet', 'do not print audit records (they still go to the audit file and topic)')
     .option(
+      '--redis <url>',
+      'run as a node of a cluster on this Redis (redis://HOST:PORT[/DB]): sessions, subscriptions, QoS 1/2 queues, retained messages and CRLs shared by every node',
+    )
+    .option('--node-id <name>', "this node's name in the cluster and its audit (default <hostname>-<pid>)")
+    .option(
+      '--workers <n>',
+      "broker processes on this machine sharing the port ('auto' = one per core; more than 1 needs --redis)",
+      parseWorkers,
+      1,
+    )
+    .option(
       '--stop-with-parent',
       'for a parent process: shut down cleanly when standard input closes (the parent exited, even by SIGKILL)',
     )
@@ -246,19 +270,51 @@ Examples:
   $ certfleet broker                                 mqtts://127.0.0.1:8883
   $ certfleet broker --port 0 --json-ready           any free port, one JSON ready line for a parent process
   $ certfleet broker --policy ./my-policy.yaml --strict
+  $ certfleet broker --redis redis://10.0.0.5:6379 --node-id broker-a     a node of a cluster (one per machine…)
+  $ certfleet broker --redis redis://127.0.0.1:6379 --workers auto        …or one per core, sharing the port
   $ mosquitto_pub -h 127.0.0.1 -p 8883 --cafile ca.crt --cert chain.pem --key key.pem \\
       -i sensor-001 -t devices/sensor-001/telemetry -m 21.5      (paths from \`certfleet pki show sensor-001 --json\`)`,
     )
     .action(async (options: BrokerCommandOptions, command: Command) => {
       const stateDir = stateDirOf(command);
+      const workers = options.workers ?? 1;
+      if (workers > 1 && options.redis === undefined) {
+        throw new UserError(
+          'cannot start the broker',
+          `--workers ${workers} needs --redis: separate processes share sessions only through Redis`,
+          'Add --redis redis://127.0.0.1:6379 (start redis-server first).',
+        );
+      }
+      if (options.nodeId !== undefined) validateNodeId(options.nodeId);
+      if (workers > 1 && !isBrokerWorker()) {
+        await superviseWorkers({
+          count: workers,
+          nodeId: options.nodeId ?? defaultNodeId(),
+          jsonReady: options.jsonReady === true,
+          stopWithParent: options.stopWithParent === true,
+        });
+        process.exitCode = 0;
+        return;
+      }
+      const nodeId = process.env[NODE_ID_ENV] ?? options.nodeId;
+      const cluster =
+        options.redis === undefined
+          ? undefined
+          : await createClusterParts({ redis: options.redis, ...(nodeId !== undefined && { nodeId }) });
+      // Each node keeps its own JSONL (nodes of one machine may share the state dir).
+      const auditFile = options.auditFile ?? (cluster && join(stateDir, `audit-${cluster.nodeId}.jsonl`));
       const broker = await startBroker({
         stateDir,
+        ...(cluster && { cluster }),
         host: options.host,
         port: options.port,
         strict: options.strict === true,
         ...(options.policy !== undefined && { policyFile: options.policy }),
-        ...(options.auditFile !== undefined && { auditFile: options.auditFile }),
+        ...(auditFile !== undefined && { auditFile }),
         limits: Object.fromEntries(LIMIT_FLAGS.map((f) => [f.key, optionValue(options, f) ?? d[f.key]])),
+      }).catch(async (error: unknown) => {
+        await cluster?.close();
+        throw error;
       });
       broker.on('warning', (error) =>
         process.stderr.write(`warning: ${escapeUntrusted(error.message, 1024)}\n`),
@@ -276,8 +332,17 @@ Examples:
           auditTopic: AUDIT_TOPIC,
           strict: options.strict === true,
           pid: process.pid,
+          ...(cluster && { node: cluster.nodeId, redis: cluster.redis }),
         };
         process.stdout.write(`${JSON.stringify(ready)}\n`);
+      } else if (isBrokerWorker()) {
+        reportListening({
+          url: broker.url,
+          host: broker.host,
+          port: broker.port,
+          node: cluster?.nodeId,
+          pid: process.pid,
+        });
       } else {
         process.stdout.write(`listening on ${broker.url} (audit: ${broker.auditFile}; Ctrl-C stops)\n`);
       }
@@ -291,6 +356,7 @@ Examples:
         process.once('SIGINT', stop).once('SIGTERM', stop);
         // A parent that dies without a word (SIGKILL) still closes our stdin pipe: never outlive it.
         if (options.stopWithParent) process.stdin.once('end', () => stop('SIGTERM')).resume();
+        if (isBrokerWorker()) process.once('disconnect', () => stop('SIGTERM')); // the primary is gone
       });
       if (!options.jsonReady) process.stdout.write('broker stopped\n');
       process.exitCode = 0;
