@@ -10,6 +10,7 @@ import type { AuthenticateError, Client } from 'aedes';
 import persistenceRedis from 'aedes-persistence-redis';
 import mqemitterRedis from 'mqemitter-redis';
 import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { UserError } from '../../core/user-error.ts';
 import { auditBase, type ConnectionInfo } from '../authorization.ts';
 import { CrlShare, type CrlShareHooks } from './crl-share.ts';
@@ -95,6 +96,9 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
   renew.unref();
 
   const mq = mqemitterRedis({ subConn: link.sub, pubConn: link.pub });
+  // mqemitter-redis re-emits every connection error on `state`; unheard, the first one kills the process. The
+  // link already turns them into cluster-detached / CONNACK 3.
+  (mq as unknown as { state: EventEmitter }).state.on('error', () => {});
   const persistence = persistenceRedis({ conn: link.db });
   let hooks: BrokerHooks | null = null;
   let share: CrlShare | null = null;

@@ -33,6 +33,9 @@ export class RedisLink extends EventEmitter<RedisLinkEvents> {
       // Reconnect quickly and forever: a restarted Redis is back within a second or two.
       retryStrategy: (attempt) => Math.min(50 * attempt, 1000),
       connectTimeout: 2000,
+      // Commands wait for Redis to come back instead of failing after 20 reconnects: what a node has acknowledged
+      // reaches Redis late rather than never. New sessions are refused meanwhile, which bounds the backlog.
+      maxRetriesPerRequest: null,
       lazyConnect: false,
     };
     const make = (role: string) => {

@@ -176,9 +176,9 @@ describe('a two-node cluster on Redis', () => {
         sessionPresent = connack.sessionPresent;
       });
     });
-    await received.until(commands.length, 20_000);
+    await received.until(commands.length, 45_000);
     expect(sessionPresent).toBe(true);
     expect(commands.filter((c) => !received.seen.has(c))).toEqual([]); // none lost
     expect(received.duplicates()).toBe(0); // a redelivery carries the DUP flag
-  }, 60_000);
+  }, 120_000);
 });
