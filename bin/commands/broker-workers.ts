@@ -69,16 +69,12 @@ export async function superviseWorkers(options: WorkersOptions): Promise<void> {
 
   const announce = () => {
     announced = true;
-    const nodes = [...ready.values()];
+    const nodes = [...ready.values()].sort((a, b) => String(a.node).localeCompare(String(b.node)));
     const first = nodes[0]!;
     if (options.jsonReady) {
-      const line = {
-        ...first,
-        event: 'listening',
-        pid: process.pid,
-        workers: nodes.map((n) => ({ node: n.node, pid: n.pid })),
-      };
-      delete (line as { certfleet?: string }).certfleet;
+      const { certfleet: _, node: __, auditFile: ___, ...shared } = first;
+      const workers = nodes.map((n) => ({ node: n.node, pid: n.pid, auditFile: n.auditFile }));
+      const line = { ...shared, event: 'listening', pid: process.pid, workers };
       process.stdout.write(`${JSON.stringify(line)}\n`);
     } else {
       const ids = nodes.map((n) => n.node).join(', ');

@@ -322,27 +322,21 @@ Examples:
       if (!options.quiet && !options.jsonReady) {
         broker.on('audit', (record) => process.stdout.write(`${formatRecord(record)}\n`));
       }
-      if (options.jsonReady) {
-        const ready = {
-          event: 'listening',
-          host: broker.host,
-          port: broker.port,
-          url: broker.url,
-          auditFile: broker.auditFile,
-          auditTopic: AUDIT_TOPIC,
-          strict: options.strict === true,
-          pid: process.pid,
-          ...(cluster && { node: cluster.nodeId, redis: cluster.redis }),
-        };
+      const ready = {
+        event: 'listening',
+        host: broker.host,
+        port: broker.port,
+        url: broker.url,
+        auditFile: broker.auditFile,
+        auditTopic: AUDIT_TOPIC,
+        strict: options.strict === true,
+        pid: process.pid,
+        ...(cluster && { node: cluster.nodeId, redis: cluster.redis }),
+      };
+      if (isBrokerWorker()) {
+        reportListening(ready); // the primary speaks for all workers
+      } else if (options.jsonReady) {
         process.stdout.write(`${JSON.stringify(ready)}\n`);
-      } else if (isBrokerWorker()) {
-        reportListening({
-          url: broker.url,
-          host: broker.host,
-          port: broker.port,
-          node: cluster?.nodeId,
-          pid: process.pid,
-        });
       } else {
         process.stdout.write(`listening on ${broker.url} (audit: ${broker.auditFile}; Ctrl-C stops)\n`);
       }

@@ -15,7 +15,7 @@ import { UserError } from '../../core/user-error.ts';
 import { auditBase, type ConnectionInfo } from '../authorization.ts';
 import { CrlShare, type CrlShareHooks } from './crl-share.ts';
 import { defaultNodeId, validateNodeId } from './node-id.ts';
-import { RedisLink } from './redis-link.ts';
+import { RedisLink, settle } from './redis-link.ts';
 import { parseRedisUrl } from './redis-url.ts';
 
 export interface ClusterOptions {
@@ -99,6 +99,7 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
   // mqemitter-redis re-emits every connection error on `state`; unheard, the first one kills the process. The
   // link already turns them into cluster-detached / CONNACK 3.
   (mq as unknown as { state: EventEmitter }).state.on('error', () => {});
+  boundClose(mq as unknown as BusInternals, link);
   const persistence = persistenceRedis({ conn: link.db });
   let hooks: BrokerHooks | null = null;
   let share: CrlShare | null = null;
@@ -154,12 +155,53 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
 
     async close() {
       clearInterval(renew);
-      if (link.db.status === 'ready') {
-        await link.db.eval(RELEASE_IF_MINE, 1, NODE_KEY(nodeId), token).catch(() => undefined);
-      }
+      if (link.db.status === 'ready')
+        await settle(link.db.eval(RELEASE_IF_MINE, 1, NODE_KEY(nodeId), token), 1000);
       // Without a callback: the callback form waits for a 'ready' event aedes 2 never causes.
       await Promise.resolve(persistence.destroy()).catch(() => undefined);
       await link.close();
     },
+  };
+}
+
+interface BusInternals {
+  close(callback?: () => void): unknown;
+  /** mqemitter's own close, kept by mqemitter-redis before it wraps `close` with QUITs. */
+  _close(callback?: () => void): unknown;
+}
+
+/**
+ * aedes closes the bus with mqemitter-redis' close, which QUITs both connections and waits for their 'end': with
+ * Redis gone that never comes and the broker would never finish shutting down. Give it one second.
+ */
+function boundClose(bus: BusInternals, link: RedisLink): void {
+  for (const connection of [link.sub, link.pub]) {
+    // mqemitter-redis drops the promise of its QUIT: cut short, it would reject unheard and end the process.
+    const quit = connection.quit.bind(connection);
+    connection.quit = ((...args: Parameters<typeof quit>) => {
+      const result = quit(...args);
+      result.catch(() => {});
+      return result;
+    }) as typeof connection.quit;
+  }
+  const close = bus.close.bind(bus);
+  bus.close = (callback?: () => void) => {
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      callback?.();
+    };
+    const timer = setTimeout(
+      () => {
+        link.sub.disconnect();
+        link.pub.disconnect();
+        bus._close(finish);
+      },
+      link.unavailable() === null ? 1000 : 0,
+    );
+    close(finish);
+    return bus;
   };
 }

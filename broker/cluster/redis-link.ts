@@ -8,6 +8,21 @@ import { EventEmitter } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 
 const PING_EVERY_MS = 500;
+
+/** Resolves when `promise` settles or after `ms`, whichever is first; never rejects. */
+export function settle(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
+}
 const PING_TIMEOUT_MS = 1000;
 
 export interface RedisLinkEvents {
@@ -84,9 +99,10 @@ export class RedisLink extends EventEmitter<RedisLinkEvents> {
     if (this.pinger) clearInterval(this.pinger);
     this.pinger = null;
     this.removeAllListeners();
+    // QUIT waits for Redis; with Redis gone it would wait forever (commands never time out here): cut after 1 s.
     await Promise.all(
       [this.db, this.pub, this.sub, this.control].map((c) =>
-        c.status === 'end' ? undefined : c.quit().catch(() => c.disconnect()),
+        c.status === 'end' ? undefined : settle(c.quit(), 1000).finally(() => c.disconnect()),
       ),
     );
   }
