@@ -19,23 +19,35 @@ export function shellQuote(text: string): string {
   return /^[A-Za-z0-9_./:@%+=,-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * One command per entry, as shell lines joined by backslash-newline: each argument group on its own short line, so
+ * the command can be copied off the terminal as it is (no line is wrapped or cut by the screen).
+ */
 export function mosquittoCommands(
   info: ConnectionInfo,
   deviceId: string,
-): { comment: string; command: string }[] {
-  const tls = [`--cafile ${shellQuote(info.ca)}`];
-  if (info.cert && info.key) tls.push(`--cert ${shellQuote(info.cert)}`, `--key ${shellQuote(info.key)}`);
-  const base = `-h ${info.host} -p ${info.port} -i ${shellQuote(info.clientId)} ${tls.join(' ')}`;
-  const telemetry = `devices/${deviceId}/telemetry`;
-  const commands = `devices/${deviceId}/commands/#`;
+): { comment: string; lines: string[] }[] {
+  const tls = [`  --cafile ${shellQuote(info.ca)}`];
+  if (info.cert && info.key) tls.push(`  --cert ${shellQuote(info.cert)}`, `  --key ${shellQuote(info.key)}`);
+  const where = `-h ${info.host} -p ${info.port} -i ${shellQuote(info.clientId)}`;
+  const continued = (lines: string[]) =>
+    lines.map((line, index) => (index < lines.length - 1 ? `${line} \\` : line));
   return [
     {
       comment: `publish a reading as ${info.clientId}`,
-      command: `mosquitto_pub ${base} -t ${shellQuote(telemetry)} -m '{"temperature":21.5}'`,
+      lines: continued([
+        `mosquitto_pub ${where}`,
+        ...tls,
+        `  -t ${shellQuote(`devices/${deviceId}/telemetry`)} -m '{"temperature":21.5}'`,
+      ]),
     },
     {
       comment: `receive the commands sent to ${deviceId}`,
-      command: `mosquitto_sub ${base} -t ${shellQuote(commands)} -v`,
+      lines: continued([
+        `mosquitto_sub ${where}`,
+        ...tls,
+        `  -t ${shellQuote(`devices/${deviceId}/commands/#`)} -v`,
+      ]),
     },
   ];
 }

@@ -28,10 +28,11 @@ export class TmuxSession {
     return new TmuxSession(name);
   }
 
-  /** The visible screen as text (no colours). */
-  capture(): string {
+  /** The visible screen as text (no colours); `joined`: lines the terminal wrapped are joined back (tmux -J). */
+  capture(joined = false): string {
     try {
-      return execFileSync('tmux', ['capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
+      const args = ['capture-pane', '-p', ...(joined ? ['-J'] : []), '-t', this.name];
+      return execFileSync('tmux', args, { encoding: 'utf8' });
     } catch {
       return '';
     }

@@ -186,7 +186,8 @@ describe('dashboard', () => {
     const { app } = mount(fleetOf(1000));
     await waitForContent(app.lastFrame, 'sensor-0000');
     await press(app, KEYS.end);
-    let frame = await waitForContent(app.lastFrame, 'sensor-0999');
+    // The selected row (›), not the event log's mention of the newest device.
+    let frame = await waitForContent(app.lastFrame, '›● sensor-0999');
     expect(frame).not.toContain('sensor-0000');
     expect(frame).toMatch(/–1000 of 1000/);
     await press(app, KEYS.pageUp, 'k');

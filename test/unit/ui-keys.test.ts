@@ -245,10 +245,14 @@ describe('connect commands (y)', () => {
       },
       'sensor-001',
     );
-    expect(pub?.command).toBe(
-      `mosquitto_pub -h 127.0.0.1 -p 40123 -i sensor-001 --cafile /s/ca.crt --cert '/s p/chain.pem' --key /s/key.pem -t devices/sensor-001/telemetry -m '{"temperature":21.5}'`,
-    );
-    expect(sub?.command).toContain(`-t 'devices/sensor-001/commands/#' -v`);
+    expect(pub?.lines).toEqual([
+      'mosquitto_pub -h 127.0.0.1 -p 40123 -i sensor-001 \\',
+      '  --cafile /s/ca.crt \\',
+      "  --cert '/s p/chain.pem' \\",
+      '  --key /s/key.pem \\',
+      `  -t devices/sensor-001/telemetry -m '{"temperature":21.5}'`,
+    ]);
+    expect(sub?.lines.at(-1)).toBe(`  -t 'devices/sensor-001/commands/#' -v`);
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
   });
 });

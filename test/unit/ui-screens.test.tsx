@@ -137,8 +137,9 @@ describe('actions from the keyboard', () => {
     await press('y');
     const frame = await waitForContent(app.lastFrame, 'mosquitto_sub');
     expect(frame).toContain(
-      'mosquitto_pub -h 127.0.0.1 -p 8883 -i sensor-001 --cafile /pki/root/ca.crt --cert /pki/sensor-001/chain.pem',
+      'mosquitto_pub -h 127.0.0.1 -p 8883 -i sensor-001 \\\n  --cafile /pki/root/ca.crt \\\n',
     );
+    expect(frame).toContain('  --cert /pki/sensor-001/chain.pem \\\n  --key /pki/sensor-001/key.pem \\\n');
     expect(frame).toContain('certfleet ui --port 8883');
   });
 
@@ -231,5 +232,35 @@ describe('every message is true', () => {
     store.applyDeviceEvent({ type: 'state', id: 'sensor-001', state: 'paused', previous: 'online', at: 2 });
     await store.waitFor(() => store.feedback?.text === 'sensor-001 paused', 1000);
     expect(controls.calls).toEqual(['pause sensor-001']);
+  });
+});
+
+describe('a reused credential', () => {
+  it('attributes each audit record to the device of that TCP connection, not to the first with the CN', () => {
+    const store = fleet(0);
+    store.applyDeviceEvent(added('rogue-unknown-cn', 'unknown-cn', true));
+    store.applyDeviceEvent(added('rogue-unknown-cn-2', 'unknown-cn', true));
+    const attempt = (localPort: number) => ({
+      ...failedAttempt('access-granted', 'UNKNOWN_IDENTITY'),
+      localPort,
+    });
+    store.applyDeviceEvent({ type: 'ladder', id: 'rogue-unknown-cn', attempt: attempt(40001), at: 1 });
+    store.applyDeviceEvent({ type: 'ladder', id: 'rogue-unknown-cn-2', attempt: attempt(40002), at: 1 });
+    store.applyAudit(
+      parseAuditRecord(
+        JSON.stringify({
+          ts: new Date().toISOString(),
+          event: 'connect-refused',
+          reason: 'UNKNOWN_IDENTITY',
+          cn: 'rogue-unknown-cn',
+          clientId: 'rogue-unknown-cn',
+          peer: { address: '127.0.0.1', port: 40002 },
+        }),
+      ),
+    );
+    expect(store.devices.get('rogue-unknown-cn-2')?.recent.at(-1)?.text).toContain('connect-refused');
+    expect(
+      store.devices.get('rogue-unknown-cn')?.recent.some((e) => e.text.includes('connect-refused')),
+    ).toBe(false);
   });
 });

@@ -70,7 +70,8 @@ export function startBroker(options: StartBrokerOptions): Promise<BrokerProcess>
       const said = stderrTail.join('\n').trim();
       reject(new UserError('cannot start the broker', why, said ? `The broker said:\n${said}` : undefined));
     };
-    const timer = setTimeout(() => fail('it did not report ready in time'), options.timeoutMs ?? 20_000);
+    // Generous: on a loaded machine loading the broker's modules alone has taken over 20 s.
+    const timer = setTimeout(() => fail('it did not report ready in time'), options.timeoutMs ?? 60_000);
     child.once('error', (error) => fail(error.message));
     child.once('exit', (code, signal) => fail(`it exited (${signal ?? `code ${code}`}) before it was ready`));
     createInterface({ input: child.stderr }).on('line', (line) => {

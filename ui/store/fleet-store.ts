@@ -107,10 +107,10 @@ export class FleetStore {
   applyAudit(record: AuditRecord | null): void {
     if (!record) return;
     const summary = summarizeAudit(record);
-    let id = summary.id;
-    if ((id === undefined || !this.devices.has(id)) && summary.remotePort !== undefined) {
-      id = this.byPort.get(summary.remotePort) ?? id;
-    }
+    // The TCP connection names the device exactly; the certificate's CN does not when two devices share one (a
+    // second rogue of a kind reuses the first one's credential and client id).
+    const byConnection = summary.remotePort === undefined ? undefined : this.byPort.get(summary.remotePort);
+    const id = byConnection ?? summary.id;
     const entry = this.append('broker', summary.level, summary.text, id, summary.at);
     if (id !== undefined && !this.devices.has(id)) this.addExternal(id, summary.event, entry);
     const device = id === undefined ? undefined : this.devices.get(id);
