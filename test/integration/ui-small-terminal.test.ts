@@ -61,7 +61,7 @@ describe.skipIf(!hasTmux() || !hasMosquittoPub)('dashboard at 80×24', () => {
     tmux.keys('Escape');
     await tmux.waitFor(/DEVICE +KIND/, 10_000);
 
-    // y on the first sensor: the command names the pinned port; run it as printed.
+    // y on the first device in the list: the command names the pinned port; run it as printed.
     tmux.keys('Home', 'y');
     await tmux.waitFor(/mosquitto_sub/, 20_000);
     // Copied off the screen as a person would: from mosquitto_pub to the line without a continuation.
@@ -69,7 +69,10 @@ describe.skipIf(!hasTmux() || !hasMosquittoPub)('dashboard at 80×24', () => {
     const first = screen.findIndex((line) => line.startsWith('mosquitto_pub'));
     const last = screen.findIndex((line, index) => index >= first && !line.trimEnd().endsWith('\\'));
     const pub = screen.slice(first, last + 1).join('\n');
-    expect(pub).toContain(`-p ${port} -i sensor-001`);
+    // The two sensors are listed in the order they came up.
+    expect(pub).toMatch(
+      new RegExp(`^mosquitto_pub -h 127\\.0\\.0\\.1 -p ${port} -i (sensor-001|tracker-002) \\\\$`, 'm'),
+    );
     const run = spawnSync('sh', ['-c', pub as string], { encoding: 'utf8', timeout: 20_000 });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
