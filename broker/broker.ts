@@ -291,7 +291,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     audit({ event: 'crl-reloaded', reason: 'OK', detail: `${state.revoked.size} serial(s) revoked` });
     for (const session of sessions.values()) {
       const key = revocationKey(session.info.cert.issuer, session.info.cert.serial);
-      if (!state.revoked.has(key) || session.cause) continue;
+      // Every open connection of the certificate, whatever else was recorded about it (a takeover mark, a cause
+      // set on a connection still open): only one already cut for revocation, or closed, is skipped.
+      if (!state.revoked.has(key) || session.cause === 'REVOKED' || session.client.closed) continue;
       session.cause = 'REVOKED';
       session.detail = `serial ${session.info.cert.serial} of ${session.info.cert.issuer} is now in the CRL`;
       audit({

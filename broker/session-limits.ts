@@ -7,6 +7,7 @@
  * come near these bounds, so the one that does is misbehaving, and one record says so (not one per attempt).
  */
 import type { AuthenticateError, Client, PublishPacket } from 'aedes';
+import type { Reason } from '../core/reasons.ts';
 import type { AuditRecord } from './audit-record.ts';
 import { auditBase, type ConnectionInfo, type Session } from './authorization.ts';
 import type { BrokerLimits } from './limits.ts';
@@ -54,6 +55,19 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
     return new Error(detail);
   };
 
+  const refuse = (client: Client, clientId: string | undefined, reason: Reason, detail: string) => {
+    const info = context.infoOf(client);
+    if (!info || info.settled) return;
+    info.settled = true;
+    context.audit({
+      event: 'connect-refused',
+      reason,
+      ...auditBase(info, clientId),
+      cert: info.cert,
+      detail,
+    });
+  };
+
   const retainedProblem = (packet: PublishPacket): string | null => {
     if (!packet.retain) return null;
     const size = packet.payload?.length ?? 0;
@@ -86,20 +100,22 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
     preConnect(client, packet, callback) {
       const length = packet.clientId?.length ?? 0;
       if (length > limits.maxClientIdLength) {
-        const info = context.infoOf(client);
         const detail = `client id of ${length} characters exceeds the limit of ${limits.maxClientIdLength}`;
-        if (info && !info.settled) {
-          info.settled = true;
-          context.audit({
-            event: 'connect-refused',
-            reason: 'LIMIT_EXCEEDED',
-            ...auditBase(info, packet.clientId),
-            cert: info.cert,
-            detail,
-          });
-        }
+        refuse(client, packet.clientId, 'LIMIT_EXCEEDED', detail);
         const error = Object.assign(new Error(detail), { returnCode: 2 }) as AuthenticateError;
         return callback(error, false);
+      }
+      const willTopic = packet.will?.topic;
+      if (willTopic !== undefined && !isTopicName(willTopic)) {
+        // [MQTT-3.1.2-14]/[MQTT-4.7.3-1]: the will topic is a topic NAME; accepted, it would later be delivered
+        // under that literal name. A malformed CONNECT: closed without CONNACK [MQTT-3.1.4-1].
+        refuse(
+          client,
+          packet.clientId,
+          'PROTOCOL_ERROR',
+          `will topic "${willTopic}" holds a wildcard or is empty`,
+        );
+        return callback(new Error('invalid will topic'), false);
       }
       inner.preConnect(client, packet, callback);
     },
@@ -120,6 +136,11 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
     },
 
     authorizePublish(client, packet, callback) {
+      if (client && packet === (client as Client & { will?: unknown }).will) {
+        const cause = context.sessions.get(client)?.cause;
+        // A session cut because its certificate is no longer valid has no last word.
+        if (cause === 'REVOKED' || cause === 'EXPIRED') return callback(new Error(`no will: ${cause}`));
+      }
       if (client && packet.qos === 2 && (inflight.get(client) ?? 0) >= limits.maxInflightInbound) {
         const detail = `more than ${limits.maxInflightInbound} QoS 2 messages awaiting PUBREL`;
         return callback(overLimit(client, detail));
@@ -151,4 +172,9 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
       });
     },
   };
+}
+
+/** A topic name a message can be published to: not empty, no wildcard, no NUL [MQTT-4.7.3-1/2]. */
+function isTopicName(topic: string): boolean {
+  return topic.length > 0 && !/[+#\u0000]/.test(topic);
 }
