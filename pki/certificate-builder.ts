@@ -7,7 +7,7 @@ import {
   derToPem,
   forgePki,
   fromDer,
-  keyIdentifier,
+  authorityKeyIdentifier,
   keyIdentifierOfSpki,
   octetString,
   randomSerialHex,
@@ -81,7 +81,7 @@ const RSA_ALGORITHM_DER = Buffer.from('06092a864886f70d010101', 'hex');
 
 function extensionsFor(request: CertificateRequest): object[] {
   const subjectKeyId = keyIdentifierOfSpki(spkiOf(request.publicKey));
-  const authorityKeyId = keyIdentifier(request.issuer.publicKey);
+  const authorityKeyId = authorityKeyIdentifier(request.issuer);
   const isRsa = spkiOf(request.publicKey).subarray(0, 24).includes(RSA_ALGORITHM_DER);
   const common = [
     { name: 'subjectKeyIdentifier', value: octetString(subjectKeyId) },

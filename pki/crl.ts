@@ -8,7 +8,7 @@ import {
   fromDer,
   integer,
   integerFromHex,
-  keyIdentifier,
+  authorityKeyIdentifier,
   octetString,
   oid,
   pemToDer,
@@ -60,7 +60,10 @@ export async function buildCrl(request: CrlRequest): Promise<string> {
       ),
     );
   }
-  const authorityKeyId = keyIdentifier(request.issuerPublicKey).toString('binary');
+  const authorityKeyId = authorityKeyIdentifier({
+    certDer: request.issuerCertDer,
+    publicKey: request.issuerPublicKey,
+  }).toString('binary');
   fields.push(
     asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [
       seq([

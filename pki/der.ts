@@ -129,7 +129,12 @@ export function spkiDer(publicKey: KeyObject): Buffer {
 
 /** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bytes. */
 export function keyIdentifierOfSpki(spki: Buffer): Buffer {
-  const bits = (fromDer(spki).value as Asn1[])[1]!.value as string;
+  // Not decoded further: forge would otherwise parse an RSA key's BIT STRING as ASN.1 and leave no bytes to hash.
+  const parsed = (asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, options: object) => Asn1)(
+    forge.util.createBuffer(spki.toString('binary')),
+    { decodeBitStrings: false },
+  );
+  const bits = (parsed.value as Asn1[])[1]!.value as string;
   return createHash('sha1')
     .update(Buffer.from(bits.slice(1), 'binary'))
     .digest();
@@ -143,6 +148,29 @@ export function keyIdentifier(publicKey: KeyObject): Buffer {
     keyIdCache.set(publicKey, id);
   }
   return id;
+}
+
+/** The raw value (extnValue contents) of a certificate's extension, or undefined. */
+export function extensionOf(certDer: Buffer, extensionOid: string): string | undefined {
+  const tbs = (fromDer(certDer).value as Asn1[])[0]!.value as Asn1[];
+  const wrapper = tbs.find((node) => node.tagClass === asn1.Class.CONTEXT_SPECIFIC && node.type === 3);
+  const extensions = ((wrapper?.value as Asn1[] | undefined)?.[0]?.value as Asn1[] | undefined) ?? [];
+  for (const extension of extensions) {
+    const parts = extension.value as Asn1[];
+    if (asn1.derToOid(parts[0]!.value as string) === extensionOid)
+      return parts[parts.length - 1]!.value as string;
+  }
+  return undefined;
+}
+
+/**
+ * The key id an AuthorityKeyIdentifier must carry: the issuer certificate's own SubjectKeyIdentifier when it has
+ * one (a CA made elsewhere, or by an older certfleet, may compute it differently), else computed from its key.
+ */
+export function authorityKeyIdentifier(issuer: { certDer?: Buffer; publicKey: KeyObject }): Buffer {
+  const ski = issuer.certDer ? extensionOf(issuer.certDer, OID.subjectKeyIdentifier) : undefined;
+  if (ski !== undefined) return Buffer.from(asn1.fromDer(ski).value as string, 'binary');
+  return keyIdentifier(issuer.publicKey);
 }
 
 /** A random positive 128-bit serial (RFC 5280 4.1.2.2: ≤ 20 octets, positive): the top bits fixed to 01. */

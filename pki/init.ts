@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/atomic-file.ts';
@@ -9,6 +10,7 @@ import { emptyIndex, withPkiLock, writeIndex } from './index-file.ts';
 import { issueLeaves } from './issue.ts';
 import { generateKeys, privateKeyPem } from './keys.ts';
 import { pkiLayout } from './layout.ts';
+import { type ImportedCa, writeExternalCa } from './import-ca.ts';
 import type { PkiLayout } from './types.ts';
 
 const YEAR_MS = 365 * 86_400_000;
@@ -18,6 +20,8 @@ export const SERVER_SANS = { dns: ['localhost'], ip: ['127.0.0.1', '::1'] };
 
 export interface InitOptions {
   force?: boolean;
+  /** A CA the user brings (pki/import-ca.ts): with its key it replaces our root, without it is recorded as external. */
+  importCa?: ImportedCa;
   onProgress?: (message: string) => void;
 }
 
@@ -29,13 +33,25 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Root CA (RSA-3072, signs only the issuing CA and its CRL) → issuing CA (EC P-256: thousands of device
- * certificates per second) → the broker's `server` identity and the UI's `dashboard` identity.
+ * Root CA (RSA-3072, signs only the issuing CA and its CRL; or the user's own CA) → issuing CA (EC P-256: thousands
+ * of device certificates per second) → the broker's `server` identity and the UI's `dashboard` identity.
  */
 async function createAuthorities(
   layout: PkiLayout,
   progress: (message: string) => void,
+  imported?: ImportedCa,
 ): Promise<{ root: CertificateAuthority; issuing: CertificateAuthority }> {
+  const root = imported?.authority ? await importRoot(layout, imported) : await createRoot(layout, progress);
+  progress('creating the issuing CA (EC P-256)…');
+  const issuing = await createIssuing(layout, root, new Date(Date.now() - 5 * 60_000));
+  if (imported && !imported.authority) await writeExternalCa(layout, imported);
+  return { root, issuing };
+}
+
+async function createRoot(
+  layout: PkiLayout,
+  progress: (message: string) => void,
+): Promise<CertificateAuthority> {
   progress('generating the root CA key (RSA-3072)…');
   const rootKeys = await generateKeys('rsa', 3072);
   const notBefore = new Date(Date.now() - 5 * 60_000);
@@ -49,9 +65,21 @@ async function createAuthorities(
   });
   await writeFileAtomic(layout.rootKey, privateKeyPem(rootKeys.privateKey), 0o400);
   await writeFileAtomic(layout.rootCert, rootCert.pem);
-  const root: CertificateAuthority = { ...rootKeys, certDer: rootCert.der, certPem: rootCert.pem };
+  return { ...rootKeys, certDer: rootCert.der, certPem: rootCert.pem };
+}
 
-  progress('creating the issuing CA (EC P-256)…');
+/** The user's CA in the root's place (its key 0400, like ours). */
+async function importRoot(layout: PkiLayout, imported: ImportedCa): Promise<CertificateAuthority> {
+  await writeFileAtomic(layout.rootKey, imported.keyPem!, 0o400);
+  await writeFileAtomic(layout.rootCert, imported.certPem);
+  return imported.authority!;
+}
+
+async function createIssuing(
+  layout: PkiLayout,
+  root: CertificateAuthority,
+  notBefore: Date,
+): Promise<CertificateAuthority> {
   const issuingKeys = await generateKeys('ec');
   const issuingCert = await buildCertificate({
     subject: ISSUING_NAME,
@@ -59,12 +87,15 @@ async function createAuthorities(
     issuer: root,
     profile: 'issuing-ca',
     notBefore,
-    notAfter: new Date(notBefore.getTime() + 5 * YEAR_MS),
+    // Never beyond the root: a chain is only as valid as its shortest-lived CA.
+    notAfter: new Date(
+      Math.min(notBefore.getTime() + 5 * YEAR_MS, Date.parse(new X509Certificate(root.certPem).validTo)),
+    ),
   });
   await writeFileAtomic(layout.issuingKey, privateKeyPem(issuingKeys.privateKey), 0o400);
   await writeFileAtomic(layout.issuingCert, issuingCert.pem);
-  await writeFileAtomic(layout.caBundle, rootCert.pem + issuingCert.pem);
-  return { root, issuing: { ...issuingKeys, certDer: issuingCert.der, certPem: issuingCert.pem } };
+  await writeFileAtomic(layout.caBundle, root.certPem + issuingCert.pem);
+  return { ...issuingKeys, certDer: issuingCert.der, certPem: issuingCert.pem };
 }
 
 /**
@@ -85,7 +116,7 @@ export async function initPki(
     await rm(scratchDir, { recursive: true, force: true });
     const scratch = pkiLayout(stateDir, scratchDir);
     try {
-      const cas = await createAuthorities(scratch, progress);
+      const cas = await createAuthorities(scratch, progress, options.importCa);
       const index = emptyIndex();
       await writeCrls(scratch, index, cas);
       await writeIndex(scratch, index);

@@ -13,7 +13,10 @@ import { withPkiLock } from './index-file.ts';
 import type { IdentityMaterial } from './identity-files.ts';
 import { commitIdentities } from './issue.ts';
 import { openStore, reconcileLocked } from './recovery.ts';
-import { ROOT_NAME, SERVER_SANS } from './init.ts';
+import { SERVER_SANS } from './init.ts';
+import { makeImpostorOf } from './impostor-root.ts';
+import { pemToDer } from './der.ts';
+import { readPkiFile } from './read-pki-file.ts';
 import { describeKey, generateKeys, privateKeyPem } from './keys.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
 import type { IdentityInfo, PkiLayout } from './types.ts';
@@ -106,7 +109,8 @@ export async function generateRogueKit(
   if (options.force || !(await kitIsComplete(layout))) {
     const real = await loadIssuingCa(layout);
     const foreign = await makeRootCa(FOREIGN_ROOT);
-    const impostor = await makeRootCa(ROOT_NAME); // same subject as the real root, different key
+    // Same name as the real root (ours, or the one imported with `pki init --ca-cert`), another key.
+    const impostor = await makeImpostorOf(pemToDer(await readPkiFile(layout.rootCert)));
     const ours = { issuer: real, chainTailPem: real.certPem };
     const specs: RogueSpec[] = [
       { kind: 'self-signed', ...ours },

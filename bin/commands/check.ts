@@ -25,6 +25,8 @@ import {
 } from '../../devices/check/index.ts';
 import { xmlEscape } from '../../devices/check/junit.ts';
 import { ensurePki } from '../../pki/index.ts';
+import { readExternalCa } from '../../pki/import-ca.ts';
+import { keylessLimits } from '../../devices/check/keyless.ts';
 import { parseBrokerUrl } from './devices.ts';
 
 interface CheckCliOptions {
@@ -95,6 +97,9 @@ async function check(stateDir: string, options: CheckCliOptions): Promise<CheckR
   const password = options.passwordFile ? await readPassword(resolve(options.passwordFile)) : undefined;
   const workers = options.workers;
   const layout = await ensurePki(stateDir);
+  // A CA we hold only the certificate of: run what needs no CA key, skip the rest and say why.
+  const external = await readExternalCa(layout);
+  const keyless = external ? keylessLimits(external) : undefined;
   const address = options.broker ? parseBrokerUrl(options.broker) : undefined;
   const broker = address
     ? undefined
@@ -120,7 +125,8 @@ async function check(stateDir: string, options: CheckCliOptions): Promise<CheckR
       stateDir,
       broker: address ?? { host: '127.0.0.1', port: broker?.port ?? 0 },
       brokerName,
-      ...(ca && { ca }),
+      ...((ca ?? keyless?.ca) && { ca: ca ?? keyless?.ca }),
+      ...(keyless && { unavailable: keyless.unavailable, credentialOverrides: keyless.credentialOverrides }),
       scenario,
       ...(explain && { explain }),
       ...(options.username !== undefined && { username: options.username }),

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ROGUES } from '../../core/rogues.ts';
 import { UserError } from '../../core/user-error.ts';
@@ -15,6 +16,7 @@ import {
 } from '../../pki/index.ts';
 import { stateDirOf, wholeNumber } from '../options.ts';
 import { progressBar } from '../progress.ts';
+import { readImportedCa } from '../../pki/import-ca.ts';
 
 function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -91,14 +93,32 @@ Examples:
       '--force',
       'start over: move the existing PKI aside and create a new one (every device must be re-issued)',
     )
-    .action(async (options: { force?: boolean }, command: Command) => {
+    .option(
+      '--ca-cert <file>',
+      'bring your own CA (PEM, RSA or EC): devices and rogues come from the CA your broker trusts',
+    )
+    .option(
+      '--ca-key <file>',
+      "that CA's private key (without it, `check` runs only the rogues that need no CA key)",
+    )
+    .action(async (options: { force?: boolean; caCert?: string; caKey?: string }, command: Command) => {
       const stateDir = stateDirOf(command);
+      if (options.caKey && !options.caCert)
+        throw new UserError(
+          'cannot import the CA',
+          '--ca-key needs --ca-cert',
+          'Pass both: --ca-cert ca.pem --ca-key ca.key',
+        );
+      const importCa = options.caCert
+        ? await readImportedCa(resolve(options.caCert), options.caKey && resolve(options.caKey))
+        : undefined;
       if (options.force)
         process.stderr.write(
           'WARNING: --force: the existing CA is moved aside; certificates it issued will no longer be trusted.\n',
         );
       const result = await initPki(stateDir, {
         force: options.force,
+        ...(importCa && { importCa }),
         onProgress: (message) => process.stderr.write(`${message}\n`),
       });
       if (!result.created) {
@@ -108,6 +128,14 @@ Examples:
         return;
       }
       if (result.backup) process.stdout.write(`The previous PKI was moved to ${result.backup}\n`);
+      if (importCa?.authority)
+        process.stdout.write(
+          `Imported your CA as the root (${importCa.certFile}); certfleet's issuing CA is under it.\n`,
+        );
+      else if (importCa)
+        process.stdout.write(
+          `Recorded your CA without its key (${importCa.certFile}): \`certfleet check\` runs only the rogues that need no CA key.\n`,
+        );
       process.stdout.write(
         `Created a new certificate authority in ${result.layout.pkiDir}\n  root CA       ${result.layout.rootCert}\n  issuing CA    ${result.layout.issuingCert}\n  CRLs          ${result.layout.crlBundle}\n  identities    server, dashboard (see \`certfleet pki list\`)\n  policy        ${result.layout.policy}\n`,
       );

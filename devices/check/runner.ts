@@ -42,6 +42,8 @@ export interface CheckOptions {
   password?: string;
   /** Why some checks cannot run here (e.g. the CA key is not held), by rogue kind, or for every valid identity. */
   unavailable?: { validIdentities?: string; kinds?: Record<string, string> };
+  /** Credentials to use instead of the rogue kit's, by rogue kind (e.g. an impostor of an imported CA). */
+  credentialOverrides?: Partial<Record<string, { chain: string; key: string }>>;
   workers?: number;
   /** Each result as soon as it is known (the CLI prints the report card live). */
   onResult?: (result: CheckResult) => void;
@@ -135,11 +137,18 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
       ...(impostor && { impostorBroker: impostor.address }),
     });
     rogueIds.push(...rogueSpecs.map((spec) => spec.id));
+    const withOverride = (spec: DeviceSpec): DeviceSpec => {
+      const override = options.credentialOverrides?.[spec.kind];
+      return override ? { ...spec, credentials: { ...override, ca: spec.credentials.ca } } : spec;
+    };
     const deviceSpecs = noValid
       ? []
       : devices.map((device) => specOf({ id: device.id, paths: paths.get(device.id)! }, device.profile));
     observations = await runFleetPhase({
-      specs: [...deviceSpecs, ...rogueSpecs.map((spec) => ({ ...spec, connectTimeoutMs, ...auth }))],
+      specs: [
+        ...deviceSpecs,
+        ...rogueSpecs.map((spec) => ({ ...withOverride(spec), connectTimeoutMs, ...auth })),
+      ],
       settleMs: scenario.settle,
       fleet: {
         connectRatePerSecond: 0,

@@ -27,11 +27,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `aclFile`: a Mosquitto ACL (`%u` is the certificate CN); without it every authenticated client may do anything. */
+/**
+ * `aclFile`: a Mosquitto ACL (`%u` is the certificate CN); without it every authenticated client may do anything.
+ * `tls`: the broker's own CA list, certificate and key instead of our PKI's (a broker configured from another CA).
+ */
 export async function startMosquitto(
   stateDir: string,
   workDir: string,
-  options: { aclFile?: string } = {},
+  options: { aclFile?: string; tls?: { cafile: string; certfile: string; keyfile: string } } = {},
 ): Promise<RunningMosquitto> {
   const layout = pkiLayout(stateDir);
   const port = await freePort();
@@ -40,12 +43,12 @@ export async function startMosquitto(
     config,
     [
       `listener ${port} 127.0.0.1`,
-      `cafile ${layout.rootCert}`,
-      `certfile ${join(layout.identitiesDir, 'server', 'chain.pem')}`,
-      `keyfile ${join(layout.identitiesDir, 'server', 'key.pem')}`,
+      `cafile ${options.tls?.cafile ?? layout.rootCert}`,
+      `certfile ${options.tls?.certfile ?? join(layout.identitiesDir, 'server', 'chain.pem')}`,
+      `keyfile ${options.tls?.keyfile ?? join(layout.identitiesDir, 'server', 'key.pem')}`,
       'require_certificate true',
       'use_identity_as_username true',
-      `crlfile ${layout.crlBundle}`,
+      ...(options.tls ? [] : [`crlfile ${layout.crlBundle}`]),
       'allow_anonymous false',
       'persistence false',
       ...(options.aclFile ? [`acl_file ${options.aclFile}`] : []),
