@@ -13,6 +13,7 @@ import {
   isCredentialRogue,
   parseRogueKinds,
 } from '../core/rogues.ts';
+import { claimSpecs } from './claim-plan.ts';
 import { type BrokerAddress, DEFAULT_INTERVAL_MS, type DeviceSpec } from './spec.ts';
 
 export interface FleetPlan {
@@ -31,6 +32,12 @@ export interface FleetPlan {
   keyType?: KeyType;
   /** Lifetime of the devices' certificates in ms: issued afresh for this run (default: reuse, 365 days). */
   validityMs?: number;
+  /** Renew certificates over MQTT before they expire (default true). */
+  rotate?: boolean;
+  /** Renew when this fraction of the lifetime remains (default 0.2). */
+  renewBefore?: number;
+  /** Provision the `count` devices from this claim (`pki issue --claim NAME`) instead of issuing them. */
+  claim?: string;
   /** First number of the device ids (sensor-001…); lets a running fleet add more without clashes. */
   firstNumber?: number;
 }
@@ -69,6 +76,8 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
     intervalMs: plan.intervalMs ?? DEFAULT_INTERVAL_MS,
     seed: `${plan.seed ?? 'certfleet'}:${id}`,
     ...(plan.faults && { faults: plan.faults }),
+    ...(plan.rotate === false && { rotate: false }),
+    ...(plan.renewBefore !== undefined && { renewBefore: plan.renewBefore }),
   });
 
   const first = plan.firstNumber ?? 1;
@@ -88,7 +97,11 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
       ? numbered(kind === 'impostor-broker' ? 'sensor-i' : 'sensor-r')
       : undefined,
   );
-  const validIds = [...sensors.map((sensor) => sensor.id), ...behaviourIds.filter((id) => id !== undefined)];
+  const byClaim = plan.claim ? await claimSpecs(plan.stateDir, plan.claim, sensors, ca, base) : undefined;
+  const validIds = [
+    ...(byClaim ? [] : sensors.map((sensor) => sensor.id)),
+    ...behaviourIds.filter((id) => id !== undefined),
+  ];
   const identities = await ensureIdentities(plan.stateDir, validIds, {
     keyType: plan.keyType ?? 'ec',
     ...(plan.validityMs !== undefined && { validityMs: plan.validityMs }),
@@ -100,12 +113,14 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
     return { chain: paths.chain, key: paths.key, ca };
   };
 
-  const specs: DeviceSpec[] = sensors.map(({ id, profile }) => ({
-    ...base(id, profile),
-    kind: profile,
-    rogue: false,
-    credentials: credentialsOf(id),
-  }));
+  const specs: DeviceSpec[] =
+    byClaim ??
+    sensors.map(({ id, profile }) => ({
+      ...base(id, profile),
+      kind: profile,
+      rogue: false,
+      credentials: credentialsOf(id),
+    }));
   const victim = sensors[0]?.id ?? deviceId('climate', 1);
   const credentialCounts = new Map<string, number>();
   for (const [index, kind] of rogues.entries()) {

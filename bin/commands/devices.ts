@@ -33,8 +33,25 @@ interface RunOptions {
   seed: string;
   keyType: 'ec' | 'rsa';
   validity?: number;
+  rotate: boolean;
+  renewBefore: number;
+  claim?: string;
   strict?: boolean;
   json?: boolean;
+}
+
+/** `20%` or `0.2` → 0.2: the share of a certificate's lifetime left when a device renews it. */
+export function renewBefore(value: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(value);
+  const share = match ? Number(match[1]) / (match[2] ? 100 : 1) : Number.NaN;
+  if (!(share > 0 && share < 1)) {
+    throw new UserError(
+      'invalid --renew-before',
+      `"${value}" is not a share of the lifetime`,
+      'Use e.g. 20% or 0.2.',
+    );
+  }
+  return share;
 }
 
 export function parseBrokerUrl(url: string): BrokerAddress {
@@ -93,6 +110,19 @@ export function registerDevicesCommands(program: Command): void {
         'issue the devices fresh certificates of this lifetime: 20s, 10m, 12h, 30d',
       ).argParser((value) => parseValidity(value, '--validity')),
     )
+    .option(
+      '--no-rotate',
+      'do not renew certificates over MQTT before they expire (rotation is on by default)',
+    )
+    .addOption(
+      new Option('--renew-before <percent>', 'renew when this share of the lifetime remains, e.g. 20%')
+        .argParser(renewBefore)
+        .default(0.2, '20%'),
+    )
+    .option(
+      '--claim <name>',
+      'start the devices with claim certificate NAME: each provisions its own identity',
+    )
     .option('--strict', 'embedded broker: close right after a refused handshake instead of CONNACK 5')
     .option('--json', 'print one JSON object with the summary and per-device results')
     .addHelpText(
@@ -100,7 +130,9 @@ export function registerDevicesCommands(program: Command): void {
       `
 Examples:
   $ certfleet devices run --count 20 --duration 30s
-  $ certfleet devices run --count 1 --validity 20s --duration 2m
+  $ certfleet devices run --count 1 --validity 20s --duration 2m            (rotates every ~16 s)
+  $ certfleet devices run --count 1 --validity 20s --no-rotate --duration 30s (cut at expiry: EXPIRED)
+  $ certfleet pki issue --claim factory --quota 50 && certfleet devices run --claim factory --count 50
   $ certfleet devices run --count 5 --rogue expired --rogue no-cert --rogue wildcard-snoop --duration 10s
   $ certfleet devices run --profile tracker,meter --count 100 --rate 20 --json
   $ certfleet devices run --broker mqtts://localhost:8883 --ca ./ca.crt --count 50`,
@@ -167,6 +199,9 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
         seed: options.seed,
         keyType: options.keyType,
         ...(options.validity !== undefined && { validityMs: options.validity }),
+        rotate: options.rotate,
+        renewBefore: options.renewBefore,
+        ...(options.claim !== undefined && { claim: options.claim }),
       },
       fleet: {
         connectRatePerSecond: options.rate,

@@ -7,6 +7,7 @@ import {
   type IdentityInfo,
   generateRogueKit,
   initPki,
+  issueClaim,
   issueIdentities,
   listIdentities,
   onPkiNotice,
@@ -79,6 +80,7 @@ Examples:
   $ certfleet pki issue sensor-001 sensor-002 --key rsa
   $ certfleet pki issue --count 100 --prefix sensor-
   $ certfleet pki issue sensor-001 --validity 45s
+  $ certfleet pki issue --claim factory --quota 50 --template 'sensor-{serial}'
   $ certfleet pki show sensor-001 --json
   $ certfleet pki revoke sensor-002
   $ certfleet pki rogue`,
@@ -154,6 +156,26 @@ Examples:
     )
     .option('--count <n>', 'issue N devices named <prefix><number>', wholeNumber('--count', 1, 100_000))
     .option('--prefix <prefix>', 'id prefix for --count', 'sensor-')
+    .option(
+      '--claim <name>',
+      'a claim certificate (CN claim-NAME): may only enroll devices, see --quota, --template',
+    )
+    .option(
+      '--quota <n>',
+      'with --claim: how many identities it may obtain',
+      wholeNumber('--quota', 1, 1_000_000),
+      100,
+    )
+    .option(
+      '--template <cn>',
+      'with --claim: the CNs it may obtain, {serial} = the device serial',
+      'sensor-{serial}',
+    )
+    .addOption(
+      new Option('--identity-validity <time>', 'with --claim: lifetime of the identities it obtains')
+        .argParser((value) => parseValidity(value, '--identity-validity'))
+        .default(30 * 86_400_000, '30d'),
+    )
     .option('--force', 'replace identities that exist already (new key, new certificate)')
     .option('--json', 'print the issued identities as JSON')
     .action(
@@ -162,6 +184,10 @@ Examples:
         options: {
           key: 'ec' | 'rsa';
           days: number;
+          claim?: string;
+          quota: number;
+          template: string;
+          identityValidity: number;
           validity?: number;
           count?: number;
           prefix: string;
@@ -170,6 +196,20 @@ Examples:
         },
         command: Command,
       ) => {
+        if (options.claim !== undefined) {
+          const { claim, identity } = await issueClaim(stateDirOf(command), options.claim, {
+            quota: options.quota,
+            template: options.template,
+            identityValidityMs: options.identityValidity,
+            ...(options.validity !== undefined && { validityMs: options.validity }),
+            ...(options.force && { force: true }),
+          });
+          if (options.json) return printJson({ claim, identity });
+          process.stdout.write(
+            `Issued claim certificate '${identity.id}': it may obtain ${claim.quota} identities named ${claim.template}, nothing else\n  ${identity.paths.chain}\n`,
+          );
+          return;
+        }
         const all = [...ids];
         if (options.count) {
           const digits = Math.max(3, String(options.count).length);
