@@ -340,16 +340,24 @@ Examples:
       } else {
         process.stdout.write(`listening on ${broker.url} (audit: ${broker.auditFile}; Ctrl-C stops)\n`);
       }
+      const onStdinEnd = () => stopping?.('SIGTERM');
+      let stopping: ((signal: NodeJS.Signals) => void) | undefined;
       await new Promise<void>((resolve) => {
         const stop = (signal: NodeJS.Signals) => {
+          stopping = undefined;
+          // Stop reading stdin: a pipe the parent keeps open would otherwise keep this process alive after the
+          // broker closed (SIGTERM was ignored for as long as the parent lived).
+          process.stdin.off('end', onStdinEnd).pause();
+          process.stdin.destroy();
           process.off('SIGINT', stop).off('SIGTERM', stop);
           process.once(signal, () => process.exit(130)); // a second signal: do not wait any longer
           if (!options.jsonReady) process.stdout.write(`${signal}: closing clients, flushing the audit…\n`);
           void broker.close().then(resolve);
         };
+        stopping = stop;
         process.once('SIGINT', stop).once('SIGTERM', stop);
         // A parent that dies without a word (SIGKILL) still closes our stdin pipe: never outlive it.
-        if (options.stopWithParent) process.stdin.once('end', () => stop('SIGTERM')).resume();
+        if (options.stopWithParent) process.stdin.once('end', onStdinEnd).resume();
         if (isBrokerWorker()) process.once('disconnect', () => stop('SIGTERM')); // the primary is gone
       });
       if (!options.jsonReady) process.stdout.write('broker stopped\n');
