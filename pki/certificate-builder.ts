@@ -44,7 +44,7 @@ export interface CertificateRequest {
   notAfter: Date;
   serialHex?: string;
   hash?: HashName;
-  subjectAltNames?: { dns?: string[]; ip?: string[] };
+  subjectAltNames?: { dns?: string[]; ip?: string[]; uri?: string[] };
 }
 
 export interface BuiltCertificate {
@@ -109,6 +109,7 @@ function extensionsFor(request: CertificateRequest): object[] {
       const altNames = [
         ...(request.subjectAltNames?.dns ?? []).map((value) => ({ type: 2, value })),
         ...(request.subjectAltNames?.ip ?? []).map((ip) => ({ type: 7, ip })),
+        ...(request.subjectAltNames?.uri ?? []).map((value) => ({ type: 6, value })),
       ];
       return [
         { name: 'basicConstraints', cA: false, critical: true },

@@ -38,7 +38,7 @@ export interface LeafSpec {
   days: number;
   /** Lifetime in ms from now; wins over `days` (short-lived certificates: seconds to minutes). */
   validityMs?: number;
-  subjectAltNames?: { dns?: string[]; ip?: string[] };
+  subjectAltNames?: { dns?: string[]; ip?: string[]; uri?: string[] };
 }
 
 /** notBefore/notAfter of a leaf: backdated for clock skew, but never by more than a tenth of its lifetime. */

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { stateDirOf, wholeNumber } from '../options.ts';
 import { isUserError, UserError } from '../../core/user-error.ts';
 import { startBroker } from '../../broker/index.ts';
@@ -26,6 +26,7 @@ import {
 import { xmlEscape } from '../../devices/check/junit.ts';
 import { ensurePki } from '../../pki/index.ts';
 import { readExternalCa } from '../../pki/import-ca.ts';
+import { IDENTITY_SOURCES, type IdentitySource } from '../../pki/identity-san.ts';
 import { keylessLimits } from '../../devices/check/keyless.ts';
 import { parseBrokerUrl } from './devices.ts';
 
@@ -40,6 +41,7 @@ interface CheckCliOptions {
   passwordFile?: string;
   strict?: boolean;
   workers?: number;
+  identityFrom: IdentitySource;
 }
 
 export function registerCheckCommand(program: Command): void {
@@ -54,6 +56,14 @@ export function registerCheckCommand(program: Command): void {
     .option('--junit <file>', 'also write JUnit XML (one testcase per check) for CI')
     .option('--json', 'print the report as JSON instead of the report card')
     .option('--print-scenario', 'print the built-in scenario (a start for your own) and exit')
+    .addOption(
+      new Option(
+        '--identity-from <source>',
+        'where the broker takes a device identity from (certificates carry it there too)',
+      )
+        .choices([...IDENTITY_SOURCES])
+        .default('cn'),
+    )
     .option('--username <name>', 'MQTT username, if the broker demands one besides the certificate')
     .option('--password-file <file>', 'file holding the MQTT password (never on the command line)')
     .option('--strict', 'embedded broker: close right after a refused handshake instead of CONNACK 5')
@@ -118,7 +128,7 @@ async function check(stateDir: string, options: CheckCliOptions): Promise<CheckR
   const live = !options.json;
   if (live)
     process.stdout.write(
-      `${reportHeader(brokerName, scenario.name ? `${scenario.name} (${scenario.source})` : scenario.source)}\n`,
+      `${reportHeader(brokerName, scenario.name ? `${scenario.name} (${scenario.source})` : scenario.source, options.identityFrom)}\n`,
     );
   try {
     const report = await runCheck({
@@ -129,6 +139,7 @@ async function check(stateDir: string, options: CheckCliOptions): Promise<CheckR
       ...(keyless && { unavailable: keyless.unavailable, credentialOverrides: keyless.credentialOverrides }),
       scenario,
       ...(explain && { explain }),
+      identityFrom: options.identityFrom,
       ...(options.username !== undefined && { username: options.username }),
       ...(password !== undefined && { password }),
       ...(workers !== undefined && { workers }),

@@ -20,8 +20,12 @@ export function describeObserved(observed: Observation | undefined): string {
   return parts.join(' ');
 }
 
-export function reportHeader(broker: string, scenario: string): string {
-  return `certfleet check against ${broker}\n  scenario: ${scenario}\n`;
+export function reportHeader(broker: string, scenario: string, identityFrom = 'cn'): string {
+  const identity =
+    identityFrom === 'cn'
+      ? ''
+      : `  identity: from the certificate's ${identityFrom === 'san-dns' ? 'SAN DNS name' : 'SAN URI'}\n`;
+  return `certfleet check against ${broker}\n  scenario: ${scenario}\n${identity}`;
 }
 
 /** One line of the card, plus an indented line with the detail (and the mismatch, or why it was skipped). */
@@ -52,7 +56,7 @@ export function reportTotals(report: CheckReport): string {
 
 export function formatReport(report: CheckReport): string {
   return [
-    reportHeader(report.broker, report.scenario),
+    reportHeader(report.broker, report.scenario, report.identityFrom),
     ...report.results.map((result) => reportLine(result)),
     reportTotals(report),
   ].join('\n');

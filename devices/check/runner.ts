@@ -4,6 +4,7 @@
  * lifecycle checks one by one (they watch each other's messages, so they never overlap).
  */
 import { ensureIdentities, type IdentityInfo, pkiLayout, showIdentity } from '../../pki/index.ts';
+import { ensureIdentitiesWithSan, type IdentitySource } from '../../pki/identity-san.ts';
 import type { DeviceProfile } from '../events.ts';
 import type { Explainer } from '../explain.ts';
 import { startImpostorBroker } from '../impostor-broker.ts';
@@ -42,6 +43,8 @@ export interface CheckOptions {
   password?: string;
   /** Why some checks cannot run here (e.g. the CA key is not held), by rogue kind, or for every valid identity. */
   unavailable?: { validIdentities?: string; kinds?: Record<string, string> };
+  /** Where the broker takes a device's identity from: the CN (default), or a SAN our certificates then carry too. */
+  identityFrom?: IdentitySource;
   /** Credentials to use instead of the rogue kit's, by rogue kind (e.g. an impostor of an imported CA). */
   credentialOverrides?: Partial<Record<string, { chain: string; key: string }>>;
   workers?: number;
@@ -84,8 +87,12 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const paths = new Map<string, IdentityInfo['paths']>();
   if (!noValid) {
     const ids = [...new Set([...devices.map((device) => device.id), victim, ...actors, ...named])];
-    for (const identity of await ensureIdentities(options.stateDir, ids))
-      paths.set(identity.id, identity.paths);
+    const source = options.identityFrom ?? 'cn';
+    const issued =
+      source === 'cn'
+        ? await ensureIdentities(options.stateDir, ids)
+        : await ensureIdentitiesWithSan(options.stateDir, ids, source);
+    for (const identity of issued) paths.set(identity.id, identity.paths);
     paths.set(scenario.witness, (await witnessIdentity(options.stateDir, scenario.witness)).paths);
   }
   const specOf = (
@@ -269,6 +276,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   return {
     broker: options.brokerName,
     scenario: scenario.name ? `${scenario.name} (${scenario.source})` : scenario.source,
+    identityFrom: options.identityFrom ?? 'cn',
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     results,

@@ -47,6 +47,8 @@ export interface CheckResult {
 export interface CheckReport {
   broker: string;
   scenario: string;
+  /** Where the broker is expected to take the identity from (cn, san-dns, san-uri). */
+  identityFrom: string;
   startedAt: string;
   durationMs: number;
   results: CheckResult[];

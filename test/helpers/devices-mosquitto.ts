@@ -30,11 +30,17 @@ export function freePort(): Promise<number> {
 /**
  * `aclFile`: a Mosquitto ACL (`%u` is the certificate CN); without it every authenticated client may do anything.
  * `tls`: the broker's own CA list, certificate and key instead of our PKI's (a broker configured from another CA).
+ * `passwordFile`: user names and passwords instead of the certificate's CN as the user name.
  */
 export async function startMosquitto(
   stateDir: string,
   workDir: string,
-  options: { aclFile?: string; tls?: { cafile: string; certfile: string; keyfile: string } } = {},
+  options: {
+    aclFile?: string;
+    tls?: { cafile: string; certfile: string; keyfile: string };
+    /** A mosquitto_passwd file: clients need a user name and password besides the certificate. */
+    passwordFile?: string;
+  } = {},
 ): Promise<RunningMosquitto> {
   const layout = pkiLayout(stateDir);
   const port = await freePort();
@@ -47,7 +53,7 @@ export async function startMosquitto(
       `certfile ${options.tls?.certfile ?? join(layout.identitiesDir, 'server', 'chain.pem')}`,
       `keyfile ${options.tls?.keyfile ?? join(layout.identitiesDir, 'server', 'key.pem')}`,
       'require_certificate true',
-      'use_identity_as_username true',
+      options.passwordFile ? `password_file ${options.passwordFile}` : 'use_identity_as_username true',
       ...(options.tls ? [] : [`crlfile ${layout.crlBundle}`]),
       'allow_anonymous false',
       'persistence false',

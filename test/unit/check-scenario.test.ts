@@ -107,6 +107,7 @@ describe('JUnit XML', () => {
   const report: CheckReport = {
     broker: 'mqtts://x:8883',
     scenario: 'built-in',
+    identityFrom: 'cn',
     startedAt: '2026-11-30T03:00:00.000Z',
     durationMs: 1500,
     exitCode: 1,
