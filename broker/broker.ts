@@ -23,7 +23,8 @@ import {
   DISCONNECT_ADMINISTRATIVE_ACTION,
   endSession,
 } from './authorization.ts';
-import { CrlWatcher, readCrlBundle, revocationKey, type CrlState } from './crl-watch.ts';
+import { CrlGuard } from './crl-guard.ts';
+import { revocationKey, type CrlState } from './crl-watch.ts';
 import { DEFAULT_LIMITS, type BrokerLimits } from './limits.ts';
 import { admitConnections } from './admission.ts';
 import { guardEmitter } from './emitter-guard.ts';
@@ -91,9 +92,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const trust = await loadTrustMaterial(options.stateDir); // first: a missing PKI says what to run
   const policyFile = options.policyFile ?? layout.policy;
   let policy = await loadPolicy(policyFile);
-  await refreshCrlsIfDue(options.stateDir); // an expired CRL would refuse every device
   const issuers = await readCertificates(layout.caBundle);
-  let crl: CrlState = await readCrlBundle(layout.crlBundle, issuers);
+  // A verified CRL or none: a bad bundle falls back to the last good one, else the broker does not start (crl-guard.ts).
+  const crlGuard = await CrlGuard.open(options.stateDir, issuers);
+  let crl: CrlState = crlGuard.state;
 
   const events = new EventEmitter();
   const auditFile = options.auditFile ?? join(options.stateDir, 'audit.jsonl');
@@ -315,7 +317,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     cutRevoked(state);
     options.cluster?.crlChanged(state.pem);
   };
-  const watcher = new CrlWatcher(layout.crlBundle, crl, onCrlFile, warn, options.crlPollMs, issuers);
+  const watcher = crlGuard.watch({ onChange: onCrlFile, audit, warn, pollMs: options.crlPollMs });
   await watcher.start();
   const infoOf = (client: Client) => infos.get(client.conn);
   await options.cluster?.attach({ issuers, current: () => crl, apply: cutRevoked, audit, warn, infoOf });
@@ -368,6 +370,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       return closing;
     },
   });
+  watcher.announce(); // a CRL problem found at start is said once the caller can hear it
   return running as unknown as RunningBroker;
 }
 

@@ -4,25 +4,18 @@
  * CRL number goes below what was seen before — the last accepted bundle, and the numbers the CA's index records.
  * Anything else is a CrlProblem: the caller keeps the last good CRL in force and says why, once.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { CrlProblem, checkCrl, type ParsedCrl, parseCrl, signedBy } from '../pki/index.ts';
-import { normalizeSerial } from './peer-certificate.ts';
+import type { CrlState } from './crl-watch.ts';
+import { revocationKey } from './peer-certificate.ts';
 
 export interface CrlAuthorities {
   root: X509Certificate;
   issuing: X509Certificate;
 }
 
-export interface CrlState {
-  /** The bundle as read (both CRLs, PEM). */
-  pem: string;
-  /** One PEM per CRL: what the TLS context loads (Node reads only the first CRL of a single string). */
-  crls: string[];
-  /** Every serial revoked by any CA of the bundle, normalized. */
-  revoked: ReadonlySet<string>;
-  /** Earliest nextUpdate of the bundle: past it, OpenSSL refuses everyone. */
-  nextUpdate: Date;
-  /** CRL numbers, per CA. */
+/** A bundle that verified: what the TLS context loads, plus the CRL number of each CA's CRL. */
+export interface VerifiedCrl extends CrlState {
   numbers: { root: number; issuing: number };
 }
 
@@ -30,10 +23,8 @@ export type CrlFloor = { root: number; issuing: number };
 
 const BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g;
 
-export function readAuthorities(caBundlePem: string): CrlAuthorities {
-  const certs = (
-    caBundlePem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
-  ).map((block) => new X509Certificate(block));
+/** Our root (self-signed) and issuing CA (issued by the root) among the CA bundle's certificates. */
+export function authoritiesOf(certs: readonly X509Certificate[]): CrlAuthorities {
   const root = certs.find((cert) => cert.subject === cert.issuer && cert.verify(cert.publicKey));
   const issuing = certs.find((cert) => cert !== root && root && cert.checkIssued(root));
   if (!root || !issuing) throw new Error('the CA bundle does not hold a root and an issuing CA');
@@ -48,9 +39,9 @@ export function verifyCrlBundle(
   pem: string,
   cas: CrlAuthorities,
   floor: CrlFloor,
-  previous: CrlState | null,
+  previous: VerifiedCrl | null,
   now = new Date(),
-): CrlState {
+): VerifiedCrl {
   if (pem.trim() === '') throw new CrlProblem('the file is empty');
   const blocks = pem.match(BLOCK) ?? [];
   if (blocks.length === 0) throw new CrlProblem('no "BEGIN X509 CRL" block (not a PEM CRL bundle)');
@@ -87,7 +78,9 @@ export function verifyCrlBundle(
       throw new CrlProblem(`the ${caName}'s CRL reuses number ${number} with different content`);
     }
     numbers[ca] = number;
-    for (const entry of crl.revoked) revoked.add(normalizeSerial(entry.serialHex));
+    // Keyed by issuer and serial as the sessions are (peer-certificate.ts): serials are unique per CA only.
+    const issuer = cas[ca].subject.split('\n').join(', ');
+    for (const entry of crl.revoked) revoked.add(revocationKey(issuer, entry.serialHex));
     if (crl.nextUpdate! < nextUpdate) nextUpdate = crl.nextUpdate!;
   }
   return { pem, crls: [byCa.root!.pem, byCa.issuing!.pem], revoked, nextUpdate, numbers };

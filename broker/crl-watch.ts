@@ -2,11 +2,16 @@
  * Live revocation: notices when the CRL bundle changes (`certfleet pki revoke` rewrites it atomically) through
  * fs.watch on the PKI directory, with a stat poll as the fallback for file systems where watching is unreliable.
  * The poll interval bounds the reaction time, so it stays well under the one second the broker promises.
+ *
+ * The watcher only notices; what a change means is crl-guard.ts's business (verify, use or reject). It calls
+ * `onChange` once per new stat of the path — a missing file or a directory is a stat too — so a bad file is judged
+ * once, not on every poll.
  */
 import type { X509Certificate } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import forge from 'node-forge';
 import { readCrl } from '../pki/index.ts';
 import { revocationKey } from './peer-certificate.ts';
@@ -38,7 +43,10 @@ export interface CrlState {
   nextUpdate: Date;
 }
 
-/** `issuers`: our CA certificates, which name each CRL's issuer as peers' certificates do. */
+/**
+ * Reads a bundle WITHOUT verifying it (benchmarks only: bench/broker-gate.ts). The broker goes through
+ * crl-verify.ts. `issuers`: our CA certificates, which name each CRL's issuer as peers' certificates do.
+ */
 export async function readCrlBundle(
   path: string,
   issuers: readonly X509Certificate[] = [],
@@ -64,6 +72,9 @@ export function parseCrlBundle(pem: string, issuers: readonly X509Certificate[] 
   return { pem, crls: blocks, revoked, nextUpdate };
 }
 
+/** How long the path must stay the same before a change is judged. */
+const SETTLE_MS = 40;
+
 export class CrlWatcher {
   private watcher: FSWatcher | null = null;
   private poll: NodeJS.Timeout | null = null;
@@ -73,11 +84,9 @@ export class CrlWatcher {
 
   constructor(
     private readonly path: string,
-    private current: CrlState,
-    private readonly onChange: (state: CrlState) => void,
-    private readonly onError: (error: Error) => void,
+    /** Called once per change of the path's stat (content, inode, or kind of thing there). */
+    private readonly onChange: () => Promise<void>,
     private readonly pollMs = 250,
-    private readonly issuers: readonly X509Certificate[] = [],
   ) {}
 
   async start(): Promise<void> {
@@ -101,7 +110,7 @@ export class CrlWatcher {
     this.poll = null;
   }
 
-  /** Re-reads the bundle if its stat changed; concurrent triggers coalesce into one more check. */
+  /** Looks at the path's stat; concurrent triggers coalesce into one more check. */
   check(): Promise<void> {
     if (this.checking) {
       this.again = true;
@@ -118,21 +127,27 @@ export class CrlWatcher {
   }
 
   private async reload(): Promise<void> {
-    try {
-      const stamp = await this.stampOf();
-      if (stamp === this.stamp) return;
-      const next = await readCrlBundle(this.path, this.issuers);
-      this.stamp = stamp;
-      if (next.pem === this.current.pem) return;
-      this.current = next;
-      this.onChange(next);
-    } catch (error) {
-      this.onError(error as Error); // e.g. a half-made PKI: keep serving with the CRL we have
+    let stamp = await this.stampOf();
+    if (stamp === this.stamp) return;
+    // Let the path settle: `rm` then `mkdir`, or a writer that truncates and then writes, is one change, not two
+    // (and a half-written file is never judged).
+    for (let settled = 0; settled < 20; settled++) {
+      await sleep(SETTLE_MS);
+      const again = await this.stampOf();
+      if (again === stamp) break;
+      stamp = again;
     }
+    this.stamp = stamp;
+    await this.onChange();
   }
 
+  /** Never throws: a missing path or an unreadable one is a state of its own, judged once. */
   private async stampOf(): Promise<string> {
-    const s = await stat(this.path);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    try {
+      const s = await stat(this.path);
+      return `${s.isDirectory() ? 'dir' : 'file'}:${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch (error) {
+      return `error:${(error as NodeJS.ErrnoException).code ?? 'unknown'}`;
+    }
   }
 }

@@ -30,6 +30,7 @@ export type AuditEvent =
   | 'revoked-session-closed'
   | 'expired-session-closed'
   | 'crl-reloaded'
+  | 'crl-rejected'
   | 'enrollment-issued'
   | 'enrollment-refused'
   | 'policy-reloaded'

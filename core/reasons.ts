@@ -32,6 +32,8 @@ export const REASONS = {
   CLAIM_QUOTA_EXCEEDED: 'the claim certificate has obtained as many identities as its quota allows',
   ENROLLMENT_UNAVAILABLE: 'enrollment over MQTT is not granted by the policy, or the broker did not answer',
   POLICY_INVALID: 'the edited policy file is invalid: the policy in force stays',
+  CRL_REJECTED:
+    "the broker's revocation list (CRL) is unusable — bad, older, forged or expired: the last good one stays in force, and with none left every device is refused",
   LIMIT_EXCEEDED: 'a broker limit was exceeded (connections, packet size, topic depth)',
   CLOSED_BY_BROKER: 'closed by the broker after the handshake (the broker audit has the reason)',
   CLUSTER_UNAVAILABLE:
@@ -70,7 +72,7 @@ const OPENSSL_VERIFY_CODES: Record<string, Reason> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'HOSTNAME_MISMATCH',
   HOSTNAME_MISMATCH: 'HOSTNAME_MISMATCH',
   UNABLE_TO_GET_CRL: 'REVOKED',
-  CRL_HAS_EXPIRED: 'REVOKED',
+  CRL_HAS_EXPIRED: 'CRL_REJECTED', // the broker's CRL, not the device: everyone is refused until a fresh one
 };
 
 export function reasonFromVerifyCode(code: string | undefined | null): Reason {

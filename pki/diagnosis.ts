@@ -77,5 +77,11 @@ export function diagnoseClientCertificate(
       detail: `the issuer's name matches ours but its key does not: a CA that copies "${oneLine(peer.issuer)}" (${said})`,
     };
   }
+  if (code === 'CRL_HAS_EXPIRED' || code === 'CRL_NOT_YET_VALID') {
+    return {
+      reason: 'CRL_REJECTED',
+      detail: `the broker's CRL is out of its validity window, so every device is refused until a fresh CRL is installed (${said})`,
+    };
+  }
   return { reason: reasonFromVerifyCode(code), detail: code || 'the certificate did not verify' };
 }

@@ -11,6 +11,7 @@ import {
   issueIdentities,
   listIdentities,
   onPkiNotice,
+  resignCrls,
   pkiLayout,
   revokeIdentity,
   showIdentity,
@@ -254,6 +255,19 @@ Examples:
         alreadyRevoked
           ? `'${id}' was already revoked (serial ${identity.serial}).\n`
           : `Revoked '${id}' (serial ${identity.serial}); CRL updated: ${pkiLayout(stateDirOf(command)).crlBundle}\n`,
+      );
+    });
+
+  pki
+    .command('crl')
+    .description(
+      're-sign both CRLs now from the index (new CRL numbers, valid 7 days): the fix for a CRL a broker rejected',
+    )
+    .action(async (_options: unknown, command: Command) => {
+      const stateDir = stateDirOf(command);
+      await resignCrls(stateDir);
+      process.stdout.write(
+        `CRLs re-signed: ${pkiLayout(stateDir).crlBundle} (a running broker loads them)\n`,
       );
     });
 
