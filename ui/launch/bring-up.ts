@@ -20,7 +20,6 @@ import { LiveControls } from './live-controls.ts';
 import { startTsWorker } from './ts-worker.ts';
 import { rpcClient } from './worker-rpc.ts';
 
-const CONNECT_RATE_PER_SECOND = 150;
 /** Where the dashboard records the processes it started, so tests (and people) can check none outlives it. */
 export const PID_FILE = 'dashboard.pids.json';
 
@@ -126,9 +125,6 @@ export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
     typeof broker.ready.auditFile === 'string' ? broker.ready.auditFile : join(stateDir, 'audit.jsonl');
   const fleet = new Fleet({
     stateDir,
-    // The fleet's default (50 new connections/s) alone makes 1,000 devices take 20 s; the broker's handshake costs
-    // ~5 ms of CPU, so 150/s still leaves it headroom on two cores.
-    connectRatePerSecond: CONNECT_RATE_PER_SECOND,
     // The audit feed first; the audit file if the feed missed the record (QoS 0 under load).
     explain: firstExplanation(explainer.explain, auditFileExplainer(auditFile, { waitMs: 0 })),
   });

@@ -89,9 +89,8 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
     onRender: (metrics) => trace.frame(metrics.renderTime),
     exitOnCtrlC: false, // Ctrl-C is a key like q: it stops the children first
     maxFps: 60, // Ink's own cap: the store already limits data-driven repaints, keys should not wait
-    // Only the lines that changed go to the terminal (a key that moves the selection rewrites two rows, not the
-    // screen): 2.4 KB → 0.9 KB per frame at 160×45 (bench/lib/ui-frame-cost.tsx).
-    incrementalRendering: true,
+    // Not incrementalRendering: it writes only changed lines (2.4 → 0.9 KB per frame at 160×45) but positions them
+    // relative to a cursor it assumes, and in tmux frames landed a row low, leaving stale lines (Ink 6.8).
   });
   // If the dashboard itself fails (a bug), still stop everything and say what happened.
   ink.waitUntilExit().then(() => void quit(), fail);
