@@ -4,7 +4,12 @@
  */
 import { isIP } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { type Diagnosis, diagnoseServerVerification, diagnoseSocketError } from './diagnosis.ts';
+import {
+  type Diagnosis,
+  diagnoseCloseAfterHandshake,
+  diagnoseServerVerification,
+  diagnoseSocketError,
+} from './diagnosis.ts';
 import type { AttemptRecorder } from './ladder.ts';
 import type { DeviceTls } from './tls-context.ts';
 
@@ -32,6 +37,7 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     let tcpConnected = false;
     let serverFinishedAt: number | undefined;
+    let keysDerived = false;
     const socket = tls.connect({
       host: options.host,
       port: options.port,
@@ -48,15 +54,24 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
       recorder.fail(diagnosis.step, diagnosis.reason, diagnosis.detail);
       reject(new DialError(diagnosis));
     };
-    const onError = (error: NodeJS.ErrnoException) =>
-      fail(diagnoseSocketError(error, { tcpConnected, secureConnected: false }));
+    // Keys derived means our certificate went out: a reset or close now, without an alert, is the broker refusing
+    // it. With TLS 1.2 a strict broker's close overtakes its own Finished, so the handshake never completes here.
+    const refusedAfterOurCertificate = () => diagnoseCloseAfterHandshake(recorder.localPort);
+    const onError = (error: NodeJS.ErrnoException) => {
+      const diagnosis = diagnoseSocketError(error, { tcpConnected, secureConnected: false });
+      fail(!diagnosis.definitive && keysDerived ? refusedAfterOurCertificate() : diagnosis);
+    };
     const onClose = () =>
-      fail({
-        reason: tcpConnected ? 'CLOSED_BY_BROKER' : 'BROKER_UNREACHABLE',
-        step: recorder.firstPending(),
-        detail: 'the broker closed the connection during the TLS handshake',
-        definitive: false,
-      });
+      fail(
+        keysDerived
+          ? refusedAfterOurCertificate()
+          : {
+              reason: tcpConnected ? 'CLOSED_BY_BROKER' : 'BROKER_UNREACHABLE',
+              step: recorder.firstPending(),
+              detail: 'the broker closed the connection during the TLS handshake',
+              definitive: false,
+            },
+      );
     const onTimeout = () =>
       fail({
         reason: 'TIMEOUT',
@@ -70,6 +85,7 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
       const label = line.toString('latin1', 0, 24);
       if (label.startsWith('SERVER_TRAFFIC_SECRET_0') || label.startsWith('CLIENT_RANDOM')) {
         serverFinishedAt ??= Date.now();
+        keysDerived = true;
       }
     };
     const cleanup = () => {
