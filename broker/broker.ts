@@ -162,12 +162,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     if (client) emitter.throttle(client); // a publisher outrunning delivery waits (emitter-guard.ts)
     bounded.authorizePublish(client, packet, callback);
   };
+  // The acceptance is recorded the moment it is decided, before the CONNACK (session-ends.ts).
+  const recordAcceptance: typeof authenticate = (client, username, password, done) =>
+    authenticate(client, username, password, (error, granted) => {
+      if (!error && granted) sessionRecords.accepted(client);
+      done(error, granted);
+    });
   aedes = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
     maxTopicLevels: limits.maxTopicLevels,
     maxClientsIdLength: limits.maxClientIdLength,
     ...options.cluster?.aedesOptions,
-    authenticate: options.cluster?.guardAuthenticate(authenticate) ?? authenticate,
+    authenticate: options.cluster?.guardAuthenticate(recordAcceptance) ?? recordAcceptance,
     preConnect: bounded.preConnect,
     authorizeSubscribe: bounded.authorizeSubscribe,
     authorizePublish: publish,
@@ -186,7 +192,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     }
     client.conn.destroy();
   };
-  watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
+  const sessionRecords = watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
   cutSessionsAtExpiry(broker, authorization, audit);
   const enrollment = await startEnrollment(broker, authorization, audit, { stateDir: options.stateDir });
 
@@ -237,6 +243,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       audit,
       admit(verified, info) {
         infos.set(verified, info);
+        verified.once('close', () => sessionRecords.closed(info));
         raiseWriteHighWaterMark(verified, limits.maxOutboundBuffer);
         guardPacketSize(verified, limits.maxPacketSize, (detail) => {
           const session = [...sessions.values()].find((s) => s.info === info);

@@ -1,6 +1,9 @@
 /**
- * The life of an accepted session in the audit: one `connection-accepted` once CONNACK went out, and exactly one
- * `disconnected` at the end, whose reason is the cause the broker recorded (else the client closed it).
+ * The life of an accepted session in the audit: one `connection-accepted` at the decision — before the CONNACK
+ * goes out, so it precedes anything the client does next (a SUBSCRIBE right after CONNACK was recorded before it)
+ * and a client gone before aedes' `clientReady` still has it (~45 % of short-lived clients had none) — and exactly
+ * one `disconnected` at the end, whose reason is the cause the broker recorded (else the client closed it).
+ * A verified connection that closes without a CONNECT gets its one `disconnected` too.
  */
 import type { Aedes, Client } from 'aedes';
 import type { Reason } from '../core/reasons.ts';
@@ -16,12 +19,37 @@ function causeOf(error: Error): Reason {
   return 'PROTOCOL_ERROR';
 }
 
+export interface SessionRecords {
+  /** The session was granted (authenticate said yes): record its acceptance now, once. */
+  accepted(client: Client): void;
+  /** A verified connection closed: if no record said how it ended, say it closed before any CONNECT. */
+  closed(info: ConnectionInfo): void;
+}
+
 export function watchSessionEnds(
   broker: Aedes,
   registry: SessionRegistry,
   infoOf: (client: Client) => ConnectionInfo | undefined,
   audit: (record: Omit<AuditRecord, 'ts'>) => void,
-): void {
+): SessionRecords {
+  const acceptedInfos = new WeakSet<ConnectionInfo>();
+  const accepted = (client: Client) => {
+    const session = registry.sessions.get(client);
+    if (!session || acceptedInfos.has(session.info)) return;
+    acceptedInfos.add(session.info);
+    audit({
+      event: 'connection-accepted',
+      reason: 'OK',
+      ...auditBase(session.info, session.clientId),
+      cert: session.info.cert,
+      tls: session.info.tls,
+    });
+    // A session that ends before aedes registered it gets no clientDisconnect: end it from the socket (whose
+    // close may already be past).
+    const fromSocket = () => setTimeout(() => end(client), 2000).unref();
+    if (client.conn.destroyed) fromSocket();
+    else client.conn.once('close', fromSocket);
+  };
   const end = (client: Client) => {
     const session = registry.sessions.get(client);
     if (!session) return;
@@ -38,15 +66,7 @@ export function watchSessionEnds(
   broker.on('clientReady', (client) => {
     const session = registry.sessions.get(client);
     if (!session) return;
-    audit({
-      event: 'connection-accepted',
-      reason: 'OK',
-      ...auditBase(session.info, session.clientId),
-      cert: session.info.cert,
-      tls: session.info.tls,
-    });
-    // A session that ends before aedes registered it gets no clientDisconnect: end it from the socket.
-    client.conn.once('close', () => setTimeout(() => end(client), 2000).unref());
+    accepted(client); // normally recorded at the decision already
   });
   broker.on('clientDisconnect', end);
   broker.on('keepaliveTimeout', (client) => {
@@ -67,4 +87,18 @@ export function watchSessionEnds(
     const reason: Reason = /did not arrive in time/.test(error.message) ? 'TIMEOUT' : causeOf(error);
     audit({ event: 'connect-refused', reason, ...auditBase(info), cert: info.cert, detail: error.message });
   });
+  return {
+    accepted,
+    closed(info) {
+      if (info.settled || acceptedInfos.has(info)) return;
+      info.settled = true;
+      audit({
+        event: 'disconnected',
+        reason: 'CLIENT_CLOSED',
+        ...auditBase(info),
+        cert: info.cert,
+        detail: 'closed after the TLS handshake, before any MQTT CONNECT',
+      });
+    },
+  };
 }

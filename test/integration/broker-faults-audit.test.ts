@@ -1,0 +1,94 @@
+/**
+ * A complete, ordered audit: every accepted connection has its `connection-accepted` before anything it did and
+ * exactly one `disconnected`, short-lived or not; a verified connection that never sends CONNECT is recorded too.
+ */
+import mqttPacket from 'mqtt-packet';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { makePki, type PkiFixture } from '../helpers/broker-fixture.ts';
+import {
+  type Cleanups,
+  credentialsOf,
+  rawPeer,
+  report,
+  runAll,
+  sleep,
+  startChildBroker,
+} from '../helpers/fault-broker.ts';
+
+let pki: PkiFixture;
+const cleanups: Cleanups = [];
+beforeAll(async () => {
+  pki = await makePki({ ec: ['sensor-001'] });
+}, 60_000);
+afterAll(() => pki?.cleanup());
+afterEach(() => runAll(cleanups));
+
+const connect = (clientId: string) =>
+  mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clientId,
+    clean: true,
+    keepalive: 60,
+  });
+
+it('60 short-lived clients: each has connection-accepted, then its records, then one disconnected', async () => {
+  const broker = await startChildBroker(
+    pki.stateDir,
+    ['--quiet', '--connection-rate-per-identity', '0'],
+    cleanups,
+  );
+  const credentials = await credentialsOf(pki.stateDir, 'sensor-001');
+  const peers = [];
+  for (let i = 0; i < 60; i++) {
+    const peer = await rawPeer(broker.port, credentials, cleanups);
+    // CONNECT, a SUBSCRIBE outside the grant (audited) and DISCONNECT in one write: nothing waits for CONNACK.
+    peer.socket.write(
+      Buffer.concat([
+        connect('sensor-001'),
+        mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '#', qos: 0 }] }),
+        mqttPacket.generate({ cmd: 'disconnect' }),
+      ]),
+    );
+    peer.socket.end();
+    peers.push(peer);
+  }
+  await Promise.all(peers.map((p) => Promise.race([p.closed, sleep(5000)])));
+  await sleep(2500); // a session closed before aedes registered it is ended from its socket after 2 s
+  const records = (await broker.audit()).filter((r) => r.connection !== undefined);
+  const byConnection = new Map<number, string[]>();
+  for (const r of records)
+    byConnection.set(r.connection!, [...(byConnection.get(r.connection!) ?? []), r.event]);
+  const shapes = [...byConnection.values()].map((events) => events.join(' > '));
+  const complete = shapes.filter((s) => s === 'connection-accepted > subscribe-denied > disconnected').length;
+  report('audit of 60 short-lived clients', {
+    connections: byConnection.size,
+    complete,
+    shapes: [...new Set(shapes)],
+  });
+  expect(byConnection.size).toBe(60);
+  expect(shapes.every((s) => s.startsWith('connection-accepted') && s.endsWith('disconnected'))).toBe(true);
+  expect(shapes.every((s) => s.split('disconnected').length === 2)).toBe(true); // exactly one
+  // A SUBSCRIBE aedes got to (the socket may close first) is denied — and recorded after the acceptance.
+  expect(
+    shapes.every(
+      (s) =>
+        s === 'connection-accepted > subscribe-denied > disconnected' ||
+        s === 'connection-accepted > disconnected',
+    ),
+  ).toBe(true);
+  expect(complete).toBeGreaterThan(0);
+});
+
+it('a verified connection that closes before CONNECT gets one disconnected record', async () => {
+  const broker = await startChildBroker(pki.stateDir, ['--quiet'], cleanups);
+  const peer = await rawPeer(broker.port, await credentialsOf(pki.stateDir, 'sensor-001'), cleanups);
+  peer.socket.end();
+  await Promise.race([peer.closed, sleep(3000)]);
+  const record = await broker.waitForAudit((r) => r.event === 'disconnected', 'the disconnect');
+  expect(record).toMatchObject({ reason: 'CLIENT_CLOSED', cn: 'sensor-001' });
+  expect(record.detail).toMatch(/before any MQTT CONNECT/);
+  await sleep(300);
+  expect((await broker.audit()).filter((r) => r.connection === record.connection)).toHaveLength(1);
+});
