@@ -1,14 +1,18 @@
 /**
  * Reads a YAML file against a zod schema with errors a person can act on: every problem names the file, the line
- * and the entry (`scenario.yaml:7: rogues[2].kind: unknown rogue kind "expird"`). The same approach as the broker's
- * policy loader, for any other YAML input (the check scenarios).
+ * and the entry (`scenario.yaml:7: rogues[2].kind: unknown rogue kind "expird"`). Used for the broker's policy and
+ * the check scenarios.
  */
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { core, z } from 'zod';
 import { UserError } from './user-error.ts';
 
-/** A YAML alias bomb expands exponentially: a hand-written file never needs more aliases than this. */
-const MAX_ALIASES = 100;
+/**
+ * Aliases are allowed (a shared list is a fair use), but bounded: nine lines of nested aliases expand to millions of
+ * nodes (a "billion laughs" alias bomb), so past MAX_ALIAS_COUNT expansions the file is refused and the error names
+ * the line of its first alias.
+ */
+export const MAX_ALIAS_COUNT = 100;
 
 export interface YamlInput {
   /** What the file is, for the error ("scenario", "policy"). */
@@ -31,13 +35,7 @@ export function parseYamlWithSchema<Schema extends z.ZodType>(
     );
     throw invalid(file, problems, input);
   }
-  let plain: unknown;
-  try {
-    plain = document.toJS({ maxAliasCount: MAX_ALIASES });
-  } catch (error) {
-    throw invalid(file, [`${file}: ${firstLine((error as Error).message)}`], input);
-  }
-  const result = schema.safeParse(plain);
+  const result = schema.safeParse(toData(document, lineCounter, file, input));
   if (!result.success) {
     throw invalid(
       file,
@@ -46,6 +44,28 @@ export function parseYamlWithSchema<Schema extends z.ZodType>(
     );
   }
   return result.data;
+}
+
+function toData(document: Document, lines: LineCounter, file: string, input: YamlInput): unknown {
+  try {
+    return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    let line: number | undefined;
+    visit(document, {
+      Alias(_key, node) {
+        if (node.range) line = lines.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    throw invalid(
+      file,
+      [
+        `${file}:${line ?? '?'}: YAML aliases expand to too much data (an alias bomb?): at most ${MAX_ALIAS_COUNT} alias expansions are allowed; write the lists out instead`,
+      ],
+      input,
+    );
+  }
 }
 
 function invalid(file: string, problems: string[], input: YamlInput): UserError {
