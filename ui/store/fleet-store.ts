@@ -285,6 +285,35 @@ export class FleetStore {
         this.deviceLog(this.devices.get(event.id) as DeviceView, 'warn', text, event.at);
         break;
       }
+      case 'rotated': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        const text = `${event.id} rotated: serial ${event.previousSerial} → ${event.serial}, valid to ${new Date(event.notAfter).toISOString().slice(11, 19)} (request ${event.requestMs} ms, reconnect ${event.switchMs} ms)`;
+        this.deviceLog(device, 'info', text, event.at);
+        break;
+      }
+      case 'provisioned': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        this.deviceLog(
+          device,
+          'info',
+          `${event.id} provisioned by ${event.claim}: serial ${event.serial}`,
+          event.at,
+        );
+        break;
+      }
+      case 'rotation-failed': {
+        const device = this.devices.get(event.id);
+        if (!device) return;
+        this.deviceLog(
+          device,
+          'warn',
+          `${event.id} rotation failed: ${event.reason} — ${event.detail}`,
+          event.at,
+        );
+        break;
+      }
       case 'error': {
         const device = this.devices.get(event.id);
         if (!device) return;
