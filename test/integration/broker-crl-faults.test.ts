@@ -60,21 +60,31 @@ async function replace(path: string, content: string): Promise<void> {
 }
 
 /** Both CRLs, properly signed by our CAs unless `forgeIssuing`, with the given window and numbers one up. */
-async function bundle(options: { from: number; to: number; forgeIssuing?: boolean }): Promise<string> {
+async function bundle(options: {
+  from: number;
+  to: number;
+  forgeIssuing?: boolean;
+  /** Added to the CRL numbers the index records (default 1: the next CRL). */
+  numberStep?: number;
+  /** Sign the issuing CA's CRL with no revocations (what a replay or an insider's "fix" would do). */
+  emptyIssuing?: boolean;
+}): Promise<string> {
   const index = JSON.parse(await readFile(layout().index, 'utf8'));
   const [root, issuing] = await Promise.all([loadRootCa(layout()), loadIssuingCa(layout())]);
   const foreign = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const sign = (ca: typeof root, which: 'root' | 'issuing', forged = false) =>
+  const sign = (ca: typeof root, which: 'root' | 'issuing', forged = false, empty = false) =>
     buildCrl({
       issuerCertDer: ca.certDer,
       issuerPublicKey: forged ? foreign.publicKey : ca.publicKey,
       issuerPrivateKey: forged ? foreign.privateKey : ca.privateKey,
-      crlNumber: index.crls[which].number + 1,
+      crlNumber: index.crls[which].number + (options.numberStep ?? 1),
       thisUpdate: new Date(Date.now() + options.from),
       nextUpdate: new Date(Date.now() + options.to),
-      revoked: forged ? [] : index.crls[which].revoked, // the forger un-revokes everyone
+      revoked: forged || empty ? [] : index.crls[which].revoked, // the forger un-revokes everyone
     });
-  return (await sign(root, 'root')) + (await sign(issuing, 'issuing', options.forgeIssuing));
+  return (
+    (await sign(root, 'root')) + (await sign(issuing, 'issuing', options.forgeIssuing, options.emptyIssuing))
+  );
 }
 
 /** Moves the CA keys away: a broker deployed without them. Returns the undo. */
@@ -185,6 +195,25 @@ const runtimeFaults: Fault[] = [
     says: /is a directory/,
   },
   { name: 'deleted', apply: async () => void (await rm(layout().crlBundle)), says: /the file is missing/ },
+  {
+    name: 'same CRL number, other content',
+    apply: async () =>
+      void (await replace(
+        layout().crlBundle,
+        await bundle({ from: -60_000, to: 7 * DAY, numberStep: 0, emptyIssuing: true }),
+      )),
+    says: /reuses number \d+ with different content/,
+  },
+  {
+    name: 'only one CA has a CRL',
+    apply: async () => {
+      const both = await bundle({ from: -60_000, to: 7 * DAY });
+      const issuingOnly = both.match(/-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----\n/g)![1]!;
+      await replace(layout().crlBundle, issuingOnly);
+      return undefined;
+    },
+    says: /no CRL of the root CA/,
+  },
   {
     name: 'expired, no CA key here',
     apply: async () => {
