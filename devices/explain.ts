@@ -4,6 +4,7 @@
  * (peer.port) names the reason a client cannot see (e.g. an expired certificate refused after a TLS 1.3
  * handshake, or which rule stands behind CONNACK "not authorized").
  */
+import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type AuditRecord, isInformativeRefusal, parseAuditRecord } from '../core/audit.ts';
 import { failAt, type HandshakeAttempt, type LadderStepName, stepForReason } from '../core/ladder.ts';
@@ -95,6 +96,33 @@ export function auditFileExplainer(auditPath: string, options: { waitMs?: number
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
+}
+
+/** What an embedded broker offers: its audit records as events (broker/broker.ts; devices/ must not import it). */
+export interface AuditEvents {
+  on(event: 'audit', listener: (record: AuditRecord) => void): unknown;
+  off(event: 'audit', listener: (record: AuditRecord) => void): unknown;
+}
+
+/**
+ * The broker's audit as an explainer: live from an embedded broker, else from the audit file a `certfleet broker` on
+ * the same state dir writes, else none. `close` stops listening.
+ */
+export function brokerAuditExplainer(source: {
+  broker?: AuditEvents;
+  auditFile: string;
+}): Explainer & { close: () => void } {
+  const { broker } = source;
+  if (broker) {
+    return auditFeedExplainer((listener) => {
+      broker.on('audit', listener);
+      return () => broker.off('audit', listener);
+    });
+  }
+  const fromFile = existsSync(source.auditFile)
+    ? auditFileExplainer(source.auditFile)
+    : async () => undefined;
+  return Object.assign(fromFile, { close: () => {} });
 }
 
 /** Asks each explainer in turn until one knows. */

@@ -8,6 +8,7 @@ export { DEFAULT_INTERVAL_MS } from './spec.ts';
 export { startImpostorBroker, type ImpostorBroker } from './impostor-broker.ts';
 export {
   AuditExplainer,
+  brokerAuditExplainer,
   auditFileExplainer,
   auditFeedExplainer,
   firstExplanation,

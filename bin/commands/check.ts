@@ -10,7 +10,7 @@ import { type Command, Option } from 'commander';
 import { stateDirOf, wholeNumber } from '../options.ts';
 import { isUserError, UserError } from '../../core/user-error.ts';
 import { startBroker } from '../../broker/index.ts';
-import { auditFeedExplainer, auditFileExplainer, type Explainer } from '../../devices/index.ts';
+import { brokerAuditExplainer } from '../../devices/index.ts';
 import {
   builtinScenario,
   builtinScenarioYaml,
@@ -117,14 +117,7 @@ async function check(stateDir: string, options: CheckCliOptions): Promise<CheckR
   broker?.on('warning', () => {});
   const brokerName = broker ? `${broker.url} (embedded broker)` : (options.broker as string);
   const auditFile = resolve(layout.stateDir, 'audit.jsonl');
-  const feed = broker
-    ? auditFeedExplainer((listener) => {
-        broker.on('audit', listener);
-        return () => broker.off('audit', listener as never);
-      })
-    : undefined;
-  const explain: Explainer | undefined =
-    feed ?? (existsSync(auditFile) ? auditFileExplainer(auditFile) : undefined);
+  const explain = brokerAuditExplainer({ auditFile, ...(broker && { broker }) });
   const live = !options.json;
   if (live)
     process.stdout.write(
@@ -138,7 +131,7 @@ async function check(stateDir: string, options: CheckCliOptions): Promise<CheckR
       ...((ca ?? keyless?.ca) && { ca: ca ?? keyless?.ca }),
       ...(keyless && { unavailable: keyless.unavailable, credentialOverrides: keyless.credentialOverrides }),
       scenario,
-      ...(explain && { explain }),
+      explain,
       identityFrom: options.identityFrom,
       ...(options.username !== undefined && { username: options.username }),
       ...(password !== undefined && { password }),
@@ -149,7 +142,7 @@ async function check(stateDir: string, options: CheckCliOptions): Promise<CheckR
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${reportTotals(report)}\n`);
     return report;
   } finally {
-    feed?.close();
+    explain.close();
     await broker?.close();
   }
 }

@@ -3,11 +3,9 @@ import { UserError } from '../../core/user-error.ts';
 import { parseValidity } from '../../core/validity.ts';
 import { startBroker } from '../../broker/index.ts';
 import {
-  auditFileExplainer,
-  auditFeedExplainer,
   type BrokerAddress,
   type DeviceEvent,
-  type Explainer,
+  brokerAuditExplainer,
   formatSummary,
   parseProfiles,
   summarize,
@@ -167,14 +165,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   // The broker's audit names the reasons a client cannot see: live from the embedded broker, else from the
   // audit file a `certfleet broker` on this state dir writes.
   const auditFile = resolve(layout.stateDir, 'audit.jsonl');
-  const feed = broker
-    ? auditFeedExplainer((listener) => {
-        broker.on('audit', listener);
-        return () => broker.off('audit', listener as never);
-      })
-    : undefined;
-  const explain: Explainer | undefined =
-    feed ?? (existsSync(auditFile) ? auditFileExplainer(auditFile) : undefined);
+  const explain = brokerAuditExplainer({ auditFile, ...(broker && { broker }) });
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -206,7 +197,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
       fleet: {
         connectRatePerSecond: options.rate,
         ...(options.workers && { workers: options.workers }),
-        ...(explain && { explain }),
+        explain,
       },
       durationMs,
       signal: abort.signal,
@@ -218,7 +209,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    feed?.close();
+    explain.close();
     await broker?.close();
   }
 }
