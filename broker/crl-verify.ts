@@ -5,6 +5,7 @@
  * Anything else is a CrlProblem: the caller keeps the last good CRL in force and says why, once.
  */
 import type { X509Certificate } from 'node:crypto';
+import { UserError } from '../core/user-error.ts';
 import { CrlProblem, checkCrl, type ParsedCrl, parseCrl, signedBy } from '../pki/index.ts';
 import type { CrlState } from './crl-watch.ts';
 import { revocationKey } from './peer-certificate.ts';
@@ -23,11 +24,24 @@ export type CrlFloor = { root: number; issuing: number };
 
 const BLOCK = /-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g;
 
-/** Our root (self-signed) and issuing CA (issued by the root) among the CA bundle's certificates. */
+/**
+ * Our issuing CA (the CA of the bundle that issued no other CA of it) and the CA above it (our root, or a CA the user
+ * brought with `pki init --ca-cert/--ca-key`, which need not be self-signed): each must have its CRL.
+ */
 export function authoritiesOf(certs: readonly X509Certificate[]): CrlAuthorities {
-  const root = certs.find((cert) => cert.subject === cert.issuer && cert.verify(cert.publicKey));
-  const issuing = certs.find((cert) => cert !== root && root && cert.checkIssued(root));
-  if (!root || !issuing) throw new Error('the CA bundle does not hold a root and an issuing CA');
+  const issuedBy = (child: X509Certificate, parent: X509Certificate) =>
+    child !== parent && child.checkIssued(parent) && child.verify(parent.publicKey);
+  const issuing = certs.find(
+    (cert) => !certs.some((other) => issuedBy(other, cert)) && certs.some((parent) => issuedBy(cert, parent)),
+  );
+  const root = issuing && certs.find((parent) => issuedBy(issuing, parent));
+  if (!issuing || !root) {
+    throw new UserError(
+      'cannot start the broker: the CA bundle is not a CA and the issuing CA under it',
+      `${certs.length} certificate(s) in the bundle, no issuing CA signed by another of them`,
+      'Re-create the PKI with `certfleet pki init --force`.',
+    );
+  }
   return { root, issuing };
 }
 
