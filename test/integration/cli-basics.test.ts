@@ -40,7 +40,7 @@ describe('certfleet basics', () => {
   it.each([
     ['pkk', "unknown command 'pkk' (did you mean 'pki'?)"],
     ['devcies', "unknown command 'devcies' (did you mean 'devices'?)"],
-    ['teapot', "unknown command 'teapot'; commands: pki, broker, devices, ui"],
+    ['teapot', "unknown command 'teapot'; commands: pki, broker, devices, check, ui"],
   ])('a typo (%s) is named, with a suggestion, not "too many arguments"', async (typo, text) => {
     const result = await cli(typo, 'run');
     expectUserError(result, text);
