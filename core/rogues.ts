@@ -17,86 +17,94 @@ export interface RogueInfo {
   readonly expected: { readonly reason: Reason; readonly step: LadderStepName; readonly detail?: string };
 }
 
+/** One row of the table (a function, so each row stays one line). */
+function rogue<C extends RogueInfo['class']>(
+  rogueClass: C,
+  description: string,
+  reason: Reason,
+  step: LadderStepName,
+  detail?: string,
+) {
+  return { class: rogueClass, description, expected: { reason, step, ...(detail && { detail }) } };
+}
+
 export const ROGUES = {
-  'no-cert': {
-    class: 'credential',
-    description: 'presents no client certificate at all',
-    expected: { reason: 'NO_CERTIFICATE', step: 'client-certificate' },
-  },
-  'self-signed': {
-    class: 'credential',
-    description: 'a certificate that signed itself',
-    expected: { reason: 'SELF_SIGNED', step: 'client-verified' },
-  },
-  'foreign-ca': {
-    class: 'credential',
-    description: 'signed by an unrelated root CA',
-    expected: { reason: 'UNKNOWN_CA', step: 'client-verified' },
-  },
-  'impostor-ca': {
-    class: 'credential',
-    description: "signed by a root that copies the real root's name, not its key",
-    expected: {
-      reason: 'UNKNOWN_CA',
-      step: 'client-verified',
-      detail: "the issuer's name matches ours but its key does not",
-    },
-  },
-  expired: {
-    class: 'credential',
-    description: 'a genuine certificate past its end date',
-    expected: { reason: 'EXPIRED', step: 'client-verified' },
-  },
-  'not-yet-valid': {
-    class: 'credential',
-    description: 'a genuine certificate whose start date is in the future',
-    expected: { reason: 'NOT_YET_VALID', step: 'client-verified' },
-  },
-  revoked: {
-    class: 'credential',
-    description: "a genuine certificate listed in the CA's revocation list",
-    expected: { reason: 'REVOKED', step: 'client-verified' },
-  },
-  'wrong-usage': {
-    class: 'credential',
-    description: 'a genuine certificate not allowed for client authentication (server-only)',
-    expected: { reason: 'WRONG_KEY_USAGE', step: 'client-verified' },
-  },
-  sha1: {
-    class: 'credential',
-    description: 'a certificate from our CA signed with the weak SHA-1 algorithm',
-    expected: { reason: 'WEAK_SIGNATURE', step: 'client-verified' },
-  },
-  'wrong-key': {
-    class: 'credential',
-    description: "a genuine certificate with someone else's private key",
-    expected: { reason: 'KEY_MISMATCH', step: 'client-certificate' },
-  },
-  'unknown-cn': {
-    class: 'credential',
-    description: 'a valid certificate whose name is not in the policy',
-    expected: { reason: 'UNKNOWN_IDENTITY', step: 'access-granted' },
-  },
-  'clientid-spoof': {
-    class: 'behaviour',
-    description: "valid certificate, but claims another device's client id",
-    expected: { reason: 'CLIENT_ID_MISMATCH', step: 'access-granted' },
-  },
-  'topic-overreach': {
-    class: 'behaviour',
-    description: "valid certificate, publishes into another device's topic",
-    expected: { reason: 'PUBLISH_DENIED', step: 'messages-flow' },
-  },
-  'wildcard-snoop': {
-    class: 'behaviour',
-    description: "valid certificate, subscribes to # and other devices' topics",
-    expected: { reason: 'SUBSCRIBE_DENIED', step: 'messages-flow' },
-  },
-  'impostor-broker': {
-    class: 'broker',
-    description: 'a real device sent to a fake broker (foreign CA): it must refuse it',
-    expected: { reason: 'SERVER_UNTRUSTED', step: 'server-verified' },
-  },
+  'no-cert': rogue(
+    'credential',
+    'presents no client certificate at all',
+    'NO_CERTIFICATE',
+    'client-certificate',
+  ),
+  'self-signed': rogue('credential', 'a certificate that signed itself', 'SELF_SIGNED', 'client-verified'),
+  'foreign-ca': rogue('credential', 'signed by an unrelated root CA', 'UNKNOWN_CA', 'client-verified'),
+  'impostor-ca': rogue(
+    'credential',
+    "signed by a root that copies the real root's name, not its key",
+    'UNKNOWN_CA',
+    'client-verified',
+    "the issuer's name matches ours but its key does not",
+  ),
+  expired: rogue('credential', 'a genuine certificate past its end date', 'EXPIRED', 'client-verified'),
+  'not-yet-valid': rogue(
+    'credential',
+    'a genuine certificate whose start date is in the future',
+    'NOT_YET_VALID',
+    'client-verified',
+  ),
+  revoked: rogue(
+    'credential',
+    "a genuine certificate listed in the CA's revocation list",
+    'REVOKED',
+    'client-verified',
+  ),
+  'wrong-usage': rogue(
+    'credential',
+    'a genuine certificate not allowed for client authentication (server-only)',
+    'WRONG_KEY_USAGE',
+    'client-verified',
+  ),
+  sha1: rogue(
+    'credential',
+    'a certificate from our CA signed with the weak SHA-1 algorithm',
+    'WEAK_SIGNATURE',
+    'client-verified',
+  ),
+  'wrong-key': rogue(
+    'credential',
+    "a genuine certificate with someone else's private key",
+    'KEY_MISMATCH',
+    'client-certificate',
+  ),
+  'unknown-cn': rogue(
+    'credential',
+    'a valid certificate whose name is not in the policy',
+    'UNKNOWN_IDENTITY',
+    'access-granted',
+  ),
+  'clientid-spoof': rogue(
+    'behaviour',
+    "valid certificate, but claims another device's client id",
+    'CLIENT_ID_MISMATCH',
+    'access-granted',
+  ),
+  'topic-overreach': rogue(
+    'behaviour',
+    "valid certificate, publishes into another device's topic",
+    'PUBLISH_DENIED',
+    'messages-flow',
+  ),
+  'wildcard-snoop': rogue(
+    'behaviour',
+    "valid certificate, subscribes to # and other devices' topics",
+    'SUBSCRIBE_DENIED',
+    'messages-flow',
+  ),
+  'impostor-broker': rogue(
+    'broker',
+    'a real device sent to a fake broker (foreign CA): it must refuse it',
+    'SERVER_UNTRUSTED',
+    'server-verified',
+  ),
 } as const satisfies Record<string, RogueInfo>;
 
 export type RogueKind = keyof typeof ROGUES;
