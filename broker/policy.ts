@@ -4,7 +4,7 @@
  */
 import picomatch from 'picomatch';
 import { CN_PLACEHOLDER, type PolicyFile } from './policy-schema.ts';
-import { filtersIntersect, isFilterCovered, matchLevelsInPlace } from './topic-filter.ts';
+import { isFilterCovered, matchLevelsInPlace } from './topic-filter.ts';
 
 export interface Policy {
   /** Where it was read from (for messages). */
@@ -106,11 +106,14 @@ export function compileGrant(
     canSubscribe(filter) {
       let granted = subscribeCache.get(filter);
       if (granted === undefined) {
-        // Every topic of the filter granted, and none denied: covered by the union of the grants, and meeting
-        // no deny filter. `#` with a deny on `test/nosubscribe` is therefore refused: it would receive it.
+        // Every topic of the filter granted (the union of the grants covers it), and not every topic denied (the
+        // union of the deny rules does not cover it). A filter that reaches some denied topics (`#`, `+/+` past a
+        // deny on `test/nosubscribe`) is granted: the denied topics are filtered out of its deliveries
+        // (canReceive), as Mosquitto's dynamic security does; one that could only ever deliver denied topics is
+        // refused, so the client learns it (SUBACK 0x80 / 0x87).
         granted =
           isFilterCovered(filter, subscribe) &&
-          !deny.subscribe.some((denied) => filtersIntersect(filter, denied));
+          !(deny.subscribe.length > 0 && isFilterCovered(filter, deny.subscribe));
         if (subscribeCache.size > 256) subscribeCache.clear();
         subscribeCache.set(filter, granted);
       }

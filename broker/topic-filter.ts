@@ -149,33 +149,3 @@ function advance(cursors: readonly Cursor[], value: string, dollarAtFirst: boole
   }
   return out;
 }
-
-/**
- * Is there a topic name both filters match? Used for deny rules: a subscription is refused if any topic it could
- * match is denied, i.e. if it intersects a deny filter. Walks both filters level by level: two literals must be
- * equal, '+' takes any one level, '#' takes the rest (and the parent level: 'a/#' matches 'a'), and a wildcard
- * first level never meets a '$' literal [MQTT-4.7.2-1].
- */
-export function filtersIntersect(a: string, b: string): boolean {
-  return intersect(a.split('/'), b.split('/'), 0);
-}
-
-function intersect(a: readonly string[], b: readonly string[], index: number): boolean {
-  const x = a[index];
-  const y = b[index];
-  if (x === undefined && y === undefined) return true; // both end here: the topic of the levels so far
-  if (index === 0) {
-    const dollar = (l: string | undefined) => l !== undefined && !isWildcard(l) && l.startsWith('$');
-    if ((dollar(x) && isWildcard(y ?? '')) || (dollar(y) && isWildcard(x ?? ''))) return false;
-  }
-  if (x === '#' || y === '#') {
-    // The '#' side takes every continuation of the other, whose remaining levels can always be filled in. If the
-    // other ends right here, the topic is the levels so far ('#' matches its parent level) — no topic when that is
-    // the single empty level of "/#" (the topic "" does not exist).
-    const otherEnds = x === undefined || y === undefined;
-    return !(otherEnds && index === 1 && (a[0] === '' || b[0] === ''));
-  }
-  if (x === undefined || y === undefined) return false; // one ends, the other needs another level
-  if (x !== '+' && y !== '+' && x !== y) return false;
-  return intersect(a, b, index + 1);
-}

@@ -1,12 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileGrant } from '../../broker/policy.ts';
-import {
-  filtersIntersect,
-  isFilterCovered,
-  matchTopic,
-  topicFilterError,
-} from '../../broker/topic-filter.ts';
+import { isFilterCovered, matchTopic, topicFilterError } from '../../broker/topic-filter.ts';
 
 /** An independent matcher for the oracle: filter → regular expression, per the spec's wording. */
 const compiled = new Map<string, RegExp>();
@@ -110,18 +105,8 @@ describe('filter coverage (subset of the union of granted filters)', () => {
   });
 });
 
-describe('deny rules: filter intersection and subscription grants with denies', () => {
-  it('filtersIntersect equals "some topic matches both" by enumeration', () => {
-    fc.assert(
-      fc.property(filterArb, filterArb, (a, b) => {
-        const brute = TOPICS.some((t) => referenceMatch(a, t) && referenceMatch(b, t));
-        expect(filtersIntersect(a, b)).toBe(brute);
-      }),
-      { numRuns: Number(process.env.SUBSET_RUNS ?? 5000) },
-    );
-  });
-
-  it('canSubscribe(filter) = every topic of it granted and none denied, by enumeration', () => {
+describe('deny rules: subscription grants with denies', () => {
+  it('canSubscribe(filter) = every topic of it granted and not every one denied; canReceive per topic, by enumeration', () => {
     fc.assert(
       fc.property(
         filterArb,
@@ -129,36 +114,19 @@ describe('deny rules: filter intersection and subscription grants with denies', 
         fc.array(filterArb, { maxLength: 2 }),
         (candidate, granted, denied) => {
           const grant = compileGrant('cn', [], granted, { publish: [], subscribe: denied });
-          const brute = TOPICS.every(
-            (t) =>
-              !referenceMatch(candidate, t) ||
-              (granted.some((g) => referenceMatch(g, t)) && !denied.some((d) => referenceMatch(d, t))),
-          );
+          const matched = TOPICS.filter((t) => referenceMatch(candidate, t));
+          const brute =
+            matched.every((t) => granted.some((g) => referenceMatch(g, t))) &&
+            !matched.every((t) => denied.some((d) => referenceMatch(d, t)));
           expect(grant.canSubscribe(candidate)).toBe(brute);
-          // and deliveries follow the same rule, topic by topic
-          for (const t of TOPICS) {
+          for (const t of matched) {
             const allowed =
               granted.some((g) => referenceMatch(g, t)) && !denied.some((d) => referenceMatch(d, t));
             expect(grant.canReceive(t)).toBe(allowed);
           }
         },
       ),
-      { numRuns: Number(process.env.SUBSET_RUNS ?? 300) },
+      { numRuns: Number(process.env.SUBSET_RUNS ?? 500) },
     );
-  });
-
-  it.each([
-    ['#', 'test/nosubscribe', true],
-    ['test/+', 'test/nosubscribe', true],
-    ['test/nosubscribe/#', 'test/nosubscribe', true], // '#' matches the parent
-    ['test/nosubscribe/+', 'test/nosubscribe', false],
-    ['#', '$SYS/x', false],
-    ['+/x', '$SYS/#', false],
-    ['$SYS/+', '$SYS/#', true],
-    ['a/+/c', 'a/b/+', true],
-    ['a/b', 'a/c', false],
-  ])('%s meets %s → %s', (a, b, expected) => {
-    expect(filtersIntersect(a, b)).toBe(expected);
-    expect(filtersIntersect(b, a)).toBe(expected);
   });
 });
