@@ -253,28 +253,24 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
   };
 
   /**
-   * '$' topics belong to the broker [MQTT-4.7.2-1]: a client's publish there is never delivered. MQTT 5 says so
-   * with PUBACK/PUBREC 0x87; MQTT 3.1.1 has no refusal code, so the publish is acknowledged and dropped (allowed
-   * by the spec, and what conformance suites expect) rather than ending the session.
+   * '$' topics belong to the broker [MQTT-4.7.2-1]: a client's publish there is never delivered. It is
+   * acknowledged and dropped, for MQTT 3.1.1 (which has no refusal code) and MQTT 5 alike: the spec allows it, the
+   * session goes on, and clients that cannot parse a PUBACK carrying a Reason String (Paho's conformance client)
+   * are not broken by it. The audit records the drop.
    */
   function refuseDollarTopic(
     session: Session,
     packet: PublishPacket,
     callback: (error?: Error | null) => void,
   ): void {
-    const v5 = session.client.version === 5;
     context.audit({
       event: 'publish-denied',
       reason: 'PUBLISH_DENIED',
       ...auditBase(session.info, session.clientId),
       topic: packet.topic,
-      detail: `'$' topics belong to the broker: ${v5 ? (packet.qos > 0 ? 'answered 0x87' : 'dropped') : 'acknowledged, not delivered'}`,
+      detail: "'$' topics belong to the broker: acknowledged, not delivered",
     });
-    if (v5) {
-      callback(publishDenied(`PUBLISH_DENIED: "${packet.topic}": '$' topics belong to the broker`));
-    } else {
-      packet.retain = false; // nor stored
-      callback(null);
-    }
+    packet.retain = false; // nor stored
+    callback(null); // authorizeForward drops it on the way out
   }
 }

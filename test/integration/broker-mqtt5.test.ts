@@ -216,7 +216,7 @@ describe('conformance defaults', () => {
     expect(persistent.returnCode).toBe(2); // [MQTT-3.1.3-8]
   });
 
-  it("a '$' topic publish: 3.1.1 acknowledged and dropped, MQTT 5 answered 0x87; never delivered", async () => {
+  it("a '$' topic publish is acknowledged and dropped (3.1.1 and 5), never delivered", async () => {
     const dashboard = await open('dashboard');
     const forged: string[] = [];
     dashboard.client.on('message', (_topic, payload) => {
@@ -227,11 +227,7 @@ describe('conformance defaults', () => {
     await old.client.publishAsync(AUDIT_TOPIC, '{"event":"forged"}', { qos: 1 }); // PUBACK
     expect(old.client.connected).toBe(true);
     const v5 = await open('sensor-001');
-    const error = await v5.client.publishAsync('$SYS/x', 'forged', { qos: 1 }).then(
-      () => undefined,
-      (e: Error & { code?: number }) => e,
-    );
-    expect(error?.code).toBe(0x87);
+    await v5.client.publishAsync('$SYS/x', 'forged', { qos: 1 }); // rejects on a PUBACK reason code ≥ 0x80
     expect(v5.client.connected).toBe(true);
     await fixture.waitFor((r) => r.event === 'publish-denied' && r.topic === '$SYS/x');
     await new Promise((resolve) => setTimeout(resolve, 300));
