@@ -61,6 +61,13 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `certfleet pki list | head`: the reader is gone, so is our job — not an unhandled EPIPE with a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(process.exitCode ?? 0);
+    });
+  }
   const program = buildProgram().exitOverride();
   try {
     await program.parseAsync(argv);
