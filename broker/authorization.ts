@@ -43,6 +43,8 @@ export interface AuthorizationContext {
    * (broker/enrollment): may this CN use this client id that differs from it?
    */
   clientIdAllowed?(cn: string, clientId: string): boolean;
+  /** A revoked certificate this one replaced by rotation (broker/enrollment), or null. */
+  revokedPredecessor?(cert: { issuer: string; serial: string }): string | null;
 }
 
 type Hooks = Required<
@@ -108,6 +110,10 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
   ): { reason: Reason; detail: string } | { grant: Grant; serverKeepAlive?: number } {
     if (context.revoked().has(revocationKey(info.cert.issuer, info.cert.serial))) {
       return { reason: 'REVOKED', detail: "issuer and serial are in the issuer's CRL" };
+    }
+    const predecessor = context.revokedPredecessor?.(info.cert);
+    if (predecessor) {
+      return { reason: 'REVOKED', detail: `it renewed certificate ${predecessor}, which is revoked` };
     }
     const v5 = packet.protocolVersion === 5;
     const { keepaliveLimit } = context.limits;

@@ -41,7 +41,7 @@ import { handshakeErrorReason } from './tls-refusal.ts';
 import { gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
 import { cutSessionsAtExpiry } from './expiry-cut.ts';
-import { startEnrollment } from './enrollment/service.ts';
+import { type EnrollmentService, startEnrollment } from './enrollment/service.ts';
 
 export interface BrokerOptions {
   stateDir: string;
@@ -128,12 +128,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const warn = (error: Error) => events.emit('warning', error);
 
   const infos = new WeakMap<object, ConnectionInfo>();
+  let enrollment: EnrollmentService | undefined; // started once aedes exists; rotation lineage for revocation
   const authorization = createAuthorization({
     policy: () => policy,
     revoked: () => crl.revoked,
     limits,
     infoOf: (client: Client) => infos.get(client.conn),
     audit,
+    revokedPredecessor: (cert) =>
+      enrollment?.revokedPredecessor(cert.serial, (serial) =>
+        crl.revoked.has(revocationKey(cert.issuer, serial)),
+      ) ?? null,
     clientIdAllowed: (cn, clientId) =>
       clientId.startsWith(`${cn}:`) && clientId.length > cn.length + 1 && isClaimCn(options.stateDir, cn),
   });
@@ -194,7 +199,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
   const sessionRecords = watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
   cutSessionsAtExpiry(broker, authorization, audit);
-  const enrollment = await startEnrollment(broker, authorization, audit, { stateDir: options.stateDir });
+  enrollment = await startEnrollment(broker, authorization, audit, { stateDir: options.stateDir });
 
   const tlsOptions: tls.SecureContextOptions = {
     ca: trust.ca,
@@ -302,9 +307,17 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       const key = revocationKey(session.info.cert.issuer, session.info.cert.serial);
       // Every open connection of the certificate, whatever else was recorded about it (a takeover mark, a cause
       // set on a connection still open): only one already cut for revocation, or closed, is skipped.
-      if (!state.revoked.has(key) || session.cause === 'REVOKED' || session.client.closed) continue;
+      const { issuer, serial } = session.info.cert;
+      const predecessor = state.revoked.has(key)
+        ? null
+        : (enrollment?.revokedPredecessor(serial, (s) => state.revoked.has(revocationKey(issuer, s))) ??
+          null);
+      if ((!state.revoked.has(key) && !predecessor) || session.cause === 'REVOKED' || session.client.closed)
+        continue;
       session.cause = 'REVOKED';
-      session.detail = `serial ${session.info.cert.serial} of ${session.info.cert.issuer} is now in the CRL`;
+      session.detail = predecessor
+        ? `serial ${serial} renewed certificate ${predecessor}, which is now in the CRL`
+        : `serial ${serial} of ${issuer} is now in the CRL`;
       audit({
         event: 'revoked-session-closed',
         reason: 'REVOKED',
@@ -362,7 +375,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         clearInterval(refresh);
         watcher.stop();
         policyWatcher.stop();
-        enrollment.close();
+        enrollment?.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const session of sessions.values()) session.cause ??= 'SERVER_SHUTDOWN';
         await new Promise<void>((resolve) => broker.close(() => resolve()));

@@ -5,6 +5,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { normalizeSerial } from '../peer-certificate.ts';
 
 export interface LedgerEntry {
   ts: string;
@@ -23,6 +24,8 @@ export class EnrollmentLedger {
   private fd: number | null;
   private readonly perClaim = new Map<string, number>();
   private readonly provisioned = new Set<string>();
+  /** Rotation lineage, new serial → the serial it replaced (normalized): revoking one revokes its successors. */
+  private readonly predecessorOf = new Map<string, string>();
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -65,7 +68,25 @@ export class EnrollmentLedger {
     this.fd = null;
   }
 
+  /** The first of this serial's predecessors (by rotation) that `isRevoked` says is revoked, or null. */
+  revokedPredecessor(serial: string, isRevoked: (serial: string) => boolean): string | null {
+    const seen = new Set<string>();
+    for (
+      let at = this.predecessorOf.get(normalizeSerial(serial));
+      at && !seen.has(at);
+      at = this.predecessorOf.get(at)
+    ) {
+      if (isRevoked(at)) return at;
+      seen.add(at);
+    }
+    return null;
+  }
+
   private count(entry: LedgerEntry): void {
+    if (entry.via === 'rotation') {
+      this.predecessorOf.set(normalizeSerial(entry.serial), normalizeSerial(entry.requestedWith));
+      return;
+    }
     if (entry.via !== 'claim' || !entry.claim) return;
     this.perClaim.set(entry.claim, (this.perClaim.get(entry.claim) ?? 0) + 1);
     this.provisioned.add(entry.cn);

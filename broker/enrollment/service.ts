@@ -35,6 +35,11 @@ import { EnrollmentLedger } from './ledger.ts';
 const MAX_REQUEST_BYTES = 16 * 1024;
 
 export interface EnrollmentService {
+  /**
+   * A rotated certificate carries a new serial the CRL does not know: `pki revoke <id>` revokes the serial in the
+   * PKI index, the first of the line. The ledger's lineage carries that revocation to every successor.
+   */
+  revokedPredecessor(serial: string, isRevoked: (serial: string) => boolean): string | null;
   close(): void;
 }
 
@@ -168,6 +173,7 @@ export async function startEnrollment(
   broker.on('publish', onPublish as never);
 
   return {
+    revokedPredecessor: (serial, isRevoked) => ledger.revokedPredecessor(serial, isRevoked),
     close() {
       broker.removeListener('publish', onPublish as never);
       ledger.close();

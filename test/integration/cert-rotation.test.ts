@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SimulatedDevice } from '../../devices/device.ts';
 import type { DeviceEvent } from '../../devices/events.ts';
 import { planFleet } from '../../devices/plan.ts';
-import { ensureIdentity } from '../../pki/index.ts';
+import { ensureIdentity, revokeIdentity, showIdentity } from '../../pki/index.ts';
 import { startTestBroker } from '../helpers/broker-fixture.ts';
 import { EventLog, pkiStateDir } from '../helpers/devices-fixture.ts';
 
@@ -99,5 +99,35 @@ describe('rotation over MQTT', () => {
         .filter((r) => r.event === 'disconnected' && r.cn === 'sensor-001')
         .every((r) => r.reason === 'CLIENT_CLOSED'),
     ).toBe(true);
+  }, 60_000);
+
+  it('revoking a device revokes its rotated certificates too (the CRL names only the first serial)', async () => {
+    const stateDir = await pkiStateDir(cleanup);
+    const { broker, waitFor } = await startTestBroker(stateDir, {}, brokerCleanups);
+    const [spec] = await planFleet({
+      stateDir,
+      broker: { host: '127.0.0.1', port: broker.port },
+      count: 1,
+      intervalMs: 500,
+      validityMs: 30_000,
+    });
+    const log = new EventLog();
+    const device = new SimulatedDevice({ ...spec!, renewBefore: 0.8 }, log.push);
+    cleanup(() => device.stop());
+    device.start();
+    const rotated = (await log.waitFor((e) => e.type === 'rotated', 20_000)) as Rotated;
+    const { serial: original } = await showIdentity(stateDir, 'sensor-001');
+    expect(rotated.previousSerial).toBe(original);
+    await log.waitFor((e) => e.type === 'state' && e.state === 'online' && e.at >= rotated.at - 5);
+    await revokeIdentity(stateDir, 'sensor-001');
+    const cut = await waitFor((r) => r.event === 'revoked-session-closed', 'the cut of the rotated session');
+    expect(cut.cert?.serial).not.toBe(original);
+    expect(cut.detail).toMatch(new RegExp(`renewed certificate ${original}, which is now in the CRL`));
+    const refused = await waitFor(
+      (r) => r.event === 'connect-refused' && r.cn === 'sensor-001',
+      'the refused return',
+    );
+    expect(refused).toMatchObject({ reason: 'REVOKED' });
+    expect(refused.detail).toMatch(/renewed certificate .* which is revoked/);
   }, 60_000);
 });
