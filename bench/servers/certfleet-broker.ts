@@ -12,7 +12,15 @@ const broker = await startBroker({
   stateDir,
   port: 0,
   auditFile: join(stateDir, `bench-audit-${process.pid}.jsonl`),
-  limits: { maxConnections: 100_000 },
+  // The load generator is one address and few identities opening connections as fast as the broker takes them:
+  // the flood defences (per-address/identity rates, pending-handshake caps) would measure themselves, not the broker.
+  limits: {
+    maxConnections: 100_000,
+    maxHandshakes: 100_000,
+    maxHandshakesPerAddress: 100_000,
+    connectionRatePerAddress: 0,
+    connectionRatePerIdentity: 0,
+  },
   ...(flags.includes('--no-authorization') && { authorization: false }),
 });
 broker.on('warning', (error) => process.stderr.write(`warning: ${error.message}\n`));
