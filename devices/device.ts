@@ -53,6 +53,8 @@ export class SimulatedDevice {
   private tls: Promise<DeviceTls> | undefined;
   private readonly model: FaultyModel;
   private readonly backoff: Backoff;
+  /** Which of `spec.brokers` the next attempt dials. */
+  private brokerIndex = 0;
   /** Consecutive ambiguous endings (see Diagnosis.confirmTwice): one could be chance, two is a verdict. */
   private readonly strikes = { 'after-handshake': 0, 'after-publish': 0 };
   private rejection:
@@ -143,8 +145,9 @@ export class SimulatedDevice {
       return this.onAttemptFailed(recorder, diagnosis);
     }
     try {
+      const brokers = this.spec.brokers?.length ? this.spec.brokers : [this.spec.broker];
       const socket = await dialTls({
-        ...this.spec.broker,
+        ...brokers[this.brokerIndex % brokers.length]!,
         tls: deviceTls,
         timeoutMs: this.spec.connectTimeoutMs ?? 20_000,
         recorder,
@@ -476,6 +479,7 @@ export class SimulatedDevice {
       });
       return;
     }
+    this.brokerIndex++; // fail over: the next attempt tries the next broker of the cluster
     const delay = this.backoff.next();
     this.setState('backing-off', diagnosis, `${diagnosis.detail}; retrying in ${delay} ms`);
     this.retryTimer = setTimeout(() => this.wanted === 'run' && void this.connect(), delay);

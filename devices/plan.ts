@@ -19,6 +19,8 @@ import { type BrokerAddress, DEFAULT_INTERVAL_MS, type DeviceSpec } from './spec
 export interface FleetPlan {
   stateDir: string;
   broker: BrokerAddress;
+  /** Every node of a broker cluster, `broker` first: devices fail over between them (DeviceSpec.brokers). */
+  brokers?: BrokerAddress[];
   /** Root CA file the devices trust for the broker (default: our PKI's root). */
   ca?: string;
   count: number;
@@ -73,6 +75,7 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
     profile,
     clientId: id,
     broker: plan.broker,
+    ...(plan.brokers && plan.brokers.length > 1 && { brokers: plan.brokers }),
     intervalMs: plan.intervalMs ?? DEFAULT_INTERVAL_MS,
     seed: `${plan.seed ?? 'certfleet'}:${id}`,
     ...(plan.faults && { faults: plan.faults }),

@@ -31,6 +31,11 @@ export interface DeviceSpec {
   /** The MQTT client id (the certificate CN unless a rogue lies about it). */
   clientId: string;
   broker: BrokerAddress;
+  /**
+   * Every broker of a cluster, `broker` first: after a failure that is worth retrying, the next attempt goes to the
+   * next one (round robin, the backoff still applies), so a device fails over when its node dies.
+   */
+  brokers?: BrokerAddress[];
   credentials: DeviceCredentialPaths;
   behaviour?: BehaviourRogueKind;
   /** The device whose id or topics a behaviour rogue reaches for. */

@@ -92,7 +92,10 @@ export function registerDevicesCommands(program: Command): void {
         .argParser(duration('--interval'))
         .default(5_000, '5s'),
     )
-    .option('--broker <url>', 'an external broker (mqtts://host:port) instead of the embedded one')
+    .option(
+      '--broker <url>',
+      'an external broker (mqtts://host:port) instead of the embedded one; several, comma-separated, for the nodes of a cluster (devices fail over between them)',
+    )
     .option('--ca <file>', 'root CA that signs the broker certificate (default: our PKI root)')
     .option('--rate <n>', 'new connections per second, fleet-wide', wholeNumber('--rate', 1, 100_000), 50)
     .option('--workers <n>', 'worker threads (default: one per core)', wholeNumber('--workers', 1, 256))
@@ -152,9 +155,9 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   const broker = options.broker
     ? undefined
     : await startBroker({ stateDir, port: 0, ...(options.strict && { strict: true }) });
-  const address = options.broker
-    ? parseBrokerUrl(options.broker)
-    : { host: '127.0.0.1', port: broker?.port ?? 0 };
+  // Several URLs, comma-separated: the nodes of a broker cluster; devices fail over between them.
+  const addresses = options.broker?.split(',').map((url) => parseBrokerUrl(url.trim()));
+  const address = addresses?.[0] ?? { host: '127.0.0.1', port: broker?.port ?? 0 };
   // Exit code 2, like `certfleet check`: the run cannot happen (unreachable, not TLS, not MQTT).
   const problem = options.broker ? await brokerProblem(stateDir, address, ca) : undefined;
   if (problem) {
@@ -182,6 +185,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
       plan: {
         stateDir,
         broker: address,
+        ...(addresses && addresses.length > 1 && { brokers: addresses }),
         ...(ca && { ca }),
         count: options.count,
         profiles,
