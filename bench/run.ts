@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { mosquittoVersion } from './lib/brokers.ts';
 import { loadAverage } from './lib/process-stats.ts';
 import { describeMachine } from './machine.ts';
+import { benchCluster } from './cluster.ts';
 import { benchConnectionRate } from './connection-rate.ts';
 import { benchFleetCompare } from './fleet-compare.ts';
 import { benchPkiIssuance } from './pki-issuance.ts';
@@ -21,6 +22,7 @@ export const SUITES: Record<string, Suite> = {
   fleet: benchFleetCompare,
   pki: benchPkiIssuance,
   ui: benchUi,
+  cluster: benchCluster,
 };
 
 function printResult(name: string, result: unknown): void {

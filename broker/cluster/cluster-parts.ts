@@ -23,7 +23,7 @@ export interface ClusterOptions {
   redis: string;
   /** Default `<hostname>-<pid>`. */
   nodeId?: string;
-  /** How long to wait for Redis at start, ms (default 5000). */
+  /** How long to wait for Redis at start, ms (default 10000: a loaded machine is slow to open four connections). */
   connectTimeoutMs?: number;
 }
 
@@ -71,7 +71,7 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
   const link = new RedisLink(target.options, nodeId);
   link.start();
   try {
-    await link.ready(options.connectTimeoutMs ?? 5000);
+    await link.ready(options.connectTimeoutMs ?? 10_000);
   } catch (error) {
     await link.close();
     throw new UserError(
