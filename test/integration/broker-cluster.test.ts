@@ -6,15 +6,19 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { cp, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRL_CHANNEL } from '../../broker/cluster/crl-share.ts';
 import type { AuditRecord } from '../../broker/audit-record.ts';
+import { SimulatedDevice } from '../../devices/device.ts';
+import { planFleet } from '../../devices/plan.ts';
 import { buildCrl } from '../../pki/crl.ts';
 import { pkiLayout, revokeIdentity, showIdentity } from '../../pki/index.ts';
 import { makePki, type PkiFixture, runCleanups } from '../helpers/broker-fixture.ts';
 import { connectTo, startNode, type TestNode } from '../helpers/cluster-nodes.ts';
+import { EventLog } from '../helpers/devices-fixture.ts';
 import { startRedis, type TestRedis } from '../helpers/redis-server.ts';
 
 let pki: PkiFixture;
@@ -181,4 +185,31 @@ describe('a two-node cluster on Redis', () => {
     expect(commands.filter((c) => !received.seen.has(c))).toEqual([]); // none lost
     expect(received.duplicates()).toBe(0); // a redelivery carries the DUP flag
   }, 120_000);
+
+  it('a simulated device given every node fails over from a dead node to a live one with its backoff', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const deadPort = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve)); // nothing listens there now: a node that is down
+    const dead = { host: '127.0.0.1', port: deadPort };
+    const live = { host: '127.0.0.1', port: nodeB.port };
+    const [spec] = await planFleet({
+      stateDir: stateB,
+      broker: dead,
+      brokers: [dead, live],
+      count: 1,
+      intervalMs: 300,
+    });
+    const log = new EventLog();
+    const device = new SimulatedDevice({ ...spec!, backoff: { initialMs: 50, maxMs: 200 } }, log.push);
+    cleanups.push(() => device.stop());
+    device.start();
+    await log.waitFor((e) => e.type === 'state' && e.state === 'online');
+    const failed = log.events.find((e) => e.type === 'state' && e.state === 'backing-off');
+    expect(failed).toMatchObject({ reason: 'BROKER_UNREACHABLE' }); // the first attempt hit the dead node
+    await nodeB.waitForAudit(
+      (r) => r.event === 'connection-accepted' && r.cn === spec!.clientId,
+      'the device on node B',
+    );
+  });
 });
