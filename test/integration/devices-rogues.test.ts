@@ -2,24 +2,28 @@
  * Every rogue kind, started by name in a real fleet (worker threads) against our real broker: each ends `rejected`
  * with the right reason at the right ladder step, after one attempt, while the valid devices stay online.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import type { RunningBroker } from '../../broker/index.ts';
 import type { DeviceResult } from '../../devices/device.ts';
 import { auditFeedExplainer } from '../../devices/explain.ts';
 import { Fleet } from '../../devices/fleet.ts';
 import { planFleet } from '../../devices/plan.ts';
 import { startImpostorBroker } from '../../devices/impostor-broker.ts';
 import { ROGUE_KINDS, ROGUES } from '../../core/rogues.ts';
-import { EventLog, ourBroker, pkiStateDir } from '../helpers/devices-fixture.ts';
+import { EventLog } from '../helpers/devices-fixture.ts';
+import { test } from '../helpers/fixtures.ts';
 
-const cleanups: Array<() => unknown> = [];
-const cleanup = (action: () => unknown) => cleanups.push(action);
-afterEach(async () => {
-  for (const action of cleanups.splice(0).reverse()) await action();
-});
+interface Run {
+  stateDir: string;
+  cleanup: (action: () => unknown) => void;
+  startBroker: (strict?: boolean) => Promise<RunningBroker>;
+}
 
-async function runAllRogues(strict: boolean): Promise<{ results: DeviceResult[]; log: EventLog }> {
-  const stateDir = await pkiStateDir(cleanup);
-  const broker = await ourBroker(stateDir, cleanup, strict);
+async function runAllRogues(
+  { stateDir, cleanup, startBroker }: Run,
+  strict: boolean,
+): Promise<{ results: DeviceResult[]; log: EventLog }> {
+  const broker = await startBroker(strict);
   const impostor = await startImpostorBroker(stateDir);
   cleanup(() => impostor.close());
   const explain = auditFeedExplainer((listener) => {
@@ -96,14 +100,22 @@ function expectOneVerdictPerRogue(log: EventLog, results: DeviceResult[]): void 
 }
 
 describe('rogues against our broker', () => {
-  it('each rogue kind is rejected with its reason and step (CONNACK 5 mode, joined with the audit)', async () => {
-    const { results, log } = await runAllRogues(false);
+  test('each rogue kind is rejected with its reason and step (CONNACK 5 mode, joined with the audit)', async ({
+    stateDir,
+    cleanup,
+    startBroker,
+  }) => {
+    const { results, log } = await runAllRogues({ stateDir, cleanup, startBroker }, false);
     checkVerdicts(results, false);
     expectOneVerdictPerRogue(log, results);
   }, 120_000);
 
-  it('each rogue kind is rejected with its reason and step (strict mode: closed after the handshake)', async () => {
-    const { results, log } = await runAllRogues(true);
+  test('each rogue kind is rejected with its reason and step (strict mode: closed after the handshake)', async ({
+    stateDir,
+    cleanup,
+    startBroker,
+  }) => {
+    const { results, log } = await runAllRogues({ stateDir, cleanup, startBroker }, true);
     checkVerdicts(results, true);
     expectOneVerdictPerRogue(log, results);
   }, 120_000);
