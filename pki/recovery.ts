@@ -120,7 +120,11 @@ async function removeIdentityFiles(layout: PkiLayout, id: string): Promise<void>
 }
 
 /** Brings one identity's files and its index entry into agreement. Returns true when the index changed. */
-async function reconcileIdentity(context: Context, id: string): Promise<boolean> {
+/**
+ * `journaled`: the id belongs to a batch a crash interrupted, so leftovers are ours to remove. A directory found only
+ * by the scan is someone's: its certificate is adopted or revoked when our CA signed it, and nothing else is deleted.
+ */
+async function reconcileIdentity(context: Context, id: string, journaled: boolean): Promise<boolean> {
   const { layout, index } = context;
   const dir = identityDir(layout, id);
   const files = identityFiles(layout, id);
@@ -187,11 +191,12 @@ async function reconcileIdentity(context: Context, id: string): Promise<boolean>
     notice(
       `revoked serial ${serial} found in '${id}': signed by this CA but ${entry ? 'not the certificate the index names' : 'without its key'}`,
     );
-    return (await drop('its files did not match the index')) || true;
+    if (journaled || entry) await drop('its files did not match the index');
+    return true;
   }
   if (entry) return drop(`its certificate (serial ${entry.serial}) never reached the disk before a crash`);
   if (certPem !== null || keyPem !== null || chainPem !== null)
-    return drop('they belong to no issued certificate');
+    return journaled ? drop('they belong to no issued certificate') : false;
   await rmdir(dir).catch(() => undefined);
   return false;
 }
@@ -241,7 +246,8 @@ export async function reconcileLocked(
   if (ids.size > 0) {
     const issuingPem = await readFile(layout.issuingCert, 'utf8');
     const context: Context = { layout, index, issuing: new X509Certificate(issuingPem), issuingPem, revoke };
-    for (const id of ids) changed = (await reconcileIdentity(context, id)) || changed;
+    for (const id of ids)
+      changed = (await reconcileIdentity(context, id, journal?.includes(id) === true)) || changed;
   }
   if (journal !== null || options.scan) await removeStoreTemps(layout);
   const now = new Date().toISOString();

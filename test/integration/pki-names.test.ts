@@ -1,7 +1,8 @@
 /** Reserved and odd names, and a corrupt certificate among many, at the CLI an operator types into. */
 import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initPki, issueIdentities, listIdentities, showIdentity } from '../../pki/index.ts';
+import { UserError } from '../../core/user-error.ts';
+import { initPki, issueIdentities, listIdentities, revokeIdentity, showIdentity } from '../../pki/index.ts';
 import { certfleet, makeStateDir } from '../helpers/pki-fixture.ts';
 
 let stateDir: string;
@@ -46,19 +47,21 @@ describe('reserved ids', () => {
 });
 
 describe('ids that are names of JavaScript object members', () => {
-  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])(
-    '`pki show|revoke %s` answers "unknown identity"',
-    async (id) => {
-      expectUserError(
-        await certfleet(stateDir, ['pki', 'show', id]),
-        /unknown identity: '.+' was never issued/,
-      );
-      expectUserError(
-        await certfleet(stateDir, ['pki', 'revoke', id]),
-        /unknown identity: '.+' was never issued/,
-      );
-    },
-  );
+  it.each(['__proto__', 'constructor'])('`pki show|revoke %s` answers "unknown identity"', async (id) => {
+    expectUserError(
+      await certfleet(stateDir, ['pki', 'show', id]),
+      /unknown identity: '.+' was never issued/,
+    );
+    expectUserError(
+      await certfleet(stateDir, ['pki', 'revoke', id]),
+      /unknown identity: '.+' was never issued/,
+    );
+  });
+
+  it.each(['toString', 'hasOwnProperty', 'valueOf'])('show and revoke of %s are user errors', async (id) => {
+    await expect(showIdentity(stateDir, id)).rejects.toThrow(/unknown identity/);
+    await expect(revokeIdentity(stateDir, id)).rejects.toBeInstanceOf(UserError);
+  });
 
   it('`constructor` can be issued as an ordinary device and then shown', async () => {
     await issueIdentities(stateDir, ['constructor']);
