@@ -2,26 +2,24 @@
  * The fleet's commands across the worker-thread boundary, against our real broker: add, pause/resume, send command,
  * remove, and a live revocation that the broker enforces and the audit explains.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { DeviceEvent } from '../../devices/events.ts';
 import { auditFeedExplainer } from '../../devices/explain.ts';
 import { Fleet } from '../../devices/fleet.ts';
 import { planFleet } from '../../devices/plan.ts';
-import { EventLog, ourBroker, pkiStateDir } from '../helpers/devices-fixture.ts';
-
-const cleanups: Array<() => unknown> = [];
-const cleanup = (action: () => unknown) => cleanups.push(action);
-afterEach(async () => {
-  for (const action of cleanups.splice(0).reverse()) await action();
-});
+import { EventLog } from '../helpers/devices-fixture.ts';
+import { test } from '../helpers/fixtures.ts';
 
 const since = (log: EventLog, index: number, match: (event: DeviceEvent) => boolean) =>
   log.waitFor((event) => log.events.indexOf(event) >= index && match(event));
 
 describe('the fleet', () => {
-  it('adds, pauses, resumes, commands, removes and sees a revoked device cut off', async () => {
-    const stateDir = await pkiStateDir(cleanup);
-    const broker = await ourBroker(stateDir, cleanup);
+  test('adds, pauses, resumes, commands, removes and sees a revoked device cut off', async ({
+    stateDir,
+    cleanup,
+    startBroker,
+  }) => {
+    const broker = await startBroker();
     const explain = auditFeedExplainer((listener) => {
       broker.on('audit', listener);
       return () => broker.off('audit', listener as never);
