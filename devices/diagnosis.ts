@@ -15,7 +15,7 @@ export interface Diagnosis {
   /**
    * Set when the observation is only probably definitive: a bare close right after the handshake (a TLS 1.3 refusal,
    * or a broker too busy to read our CONNECT in time) or right after a publish (a denial, or a session takeover).
-   * The device rejects only when the same thing happens on two attempts in a row.
+   * The device rejects only when the same thing happens on several attempts in a row (device.ts VERDICT_AFTER).
    */
   confirmTwice?: 'after-handshake' | 'after-publish';
 }

@@ -57,15 +57,16 @@ async function runAllRogues(
 }
 
 /**
- * A definitive rejection is never retried. Two observations are ambiguous and need a second attempt to be sure: a
- * close right after a publish (topic-overreach), and, in strict mode, a bare close right after the handshake.
+ * A definitive rejection is never retried. Two observations are ambiguous and need repeating to be sure: a close right
+ * after a publish (topic-overreach, twice), and, in strict mode, a bare close right after the handshake (four times).
  */
 function expectedAttempts(kind: string, strict: boolean): number {
   if (kind === 'topic-overreach') return 2;
   const closedAfterHandshake = ['client-certificate', 'client-verified'].includes(
     ROGUES[kind as keyof typeof ROGUES].expected.step,
   );
-  return strict && closedAfterHandshake && kind !== 'wrong-key' ? 2 : 1;
+  // A bare close after the handshake is ambiguous (a strict refusal, or a broker shedding load): four make a verdict.
+  return strict && closedAfterHandshake && kind !== 'wrong-key' ? 4 : 1;
 }
 
 function checkVerdicts(results: DeviceResult[], strict: boolean): void {

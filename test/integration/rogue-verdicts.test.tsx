@@ -77,7 +77,7 @@ beforeAll(async () => {
   await generateRogueKit(stateDir);
   // The first run issues the fleet's identities; the others then only read the PKI, side by side.
   observed.set(label(COMBOS[0]), await devicesRun(COMBOS[0], '12s'));
-  // Strict mode needs two attempts per refused handshake (a bare close is confirmed once), with a backoff between.
+  // Strict mode needs four attempts per refused handshake (a bare close is ambiguous), with a backoff between.
   const rest = await Promise.all(COMBOS.slice(1).map((combo) => devicesRun(combo, '15s')));
   for (const [index, combo] of COMBOS.slice(1).entries()) observed.set(label(combo), rest[index] as Observed);
 }, 300_000);
