@@ -12,6 +12,7 @@ import type { RunningBroker } from '../../broker/index.ts';
 import { ourBroker, pkiStateDir } from './devices-fixture.ts';
 
 export const test = base
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this destructuring
   .extend('stateDir', { scope: 'file' }, async ({}, { onCleanup }) => {
     const removals: Array<() => unknown> = [];
     const dir = await pkiStateDir((action) => removals.push(action));
@@ -21,6 +22,7 @@ export const test = base
     });
     return dir;
   })
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from this destructuring
   .extend('cleanup', async ({}, { onCleanup }) => {
     const actions: Array<() => unknown> = [];
     onCleanup(async () => {
