@@ -37,10 +37,10 @@ afterEach(() => runAll(cleanups));
 /**
  * The issue's bounds ("closed within handshake timeout + 1 s", "online within 2 s") hold on a machine whose cores
  * are not shared many times over. When the load average says they are (other test files, other builds), the
- * broker's share of CPU shrinks by that much, and so do these margins grow (at most 4×); the FAULT-REPORT lines
+ * broker's share of CPU shrinks by that much, and so do these margins grow (at most 6×); the FAULT-REPORT lines
  * print the load with every measurement.
  */
-const slack = () => Math.min(4, Math.max(1, os.loadavg()[0]! / os.cpus().length));
+const slack = () => Math.min(6, Math.max(1, os.loadavg()[0]! / os.cpus().length));
 const onlineBound = () => 2000 * slack();
 const closeBound = () => HANDSHAKE_TIMEOUT + 1000 * slack();
 
@@ -225,6 +225,7 @@ it('certificate-less peers cannot take the slots: 300 hold no-cert TLS sessions,
   const rssDuring = broker.rssMb();
   const probe = await startProbe(broker.port, pki.stateDir, 'sensor-002', cleanups);
   while (closedAt.length < 300 && Date.now() < started + 15_000) await sleep(50);
+  await sleep(1000); // the device publishes for a while in any case
   const stats = await probe.stop();
   const records = await stopAndRead(broker);
   const refused = totals(records, 'handshake-refused');
@@ -247,6 +248,7 @@ it('certificate-less peers cannot take the slots: 300 hold no-cert TLS sessions,
   expect((refused.NO_CERTIFICATE ?? 0) + (refused.TIMEOUT ?? 0)).toBe(300);
   expect(refused.NO_CERTIFICATE).toBeGreaterThan(32);
   expect(closedAtOnce).toBeGreaterThan(0); // past 32 waiting, no-cert peers were not kept
+  expect(stats.sent).toBeGreaterThan(0);
   expect(probe.connectMs).toBeLessThan(onlineBound());
   expect(stats.acked).toBe(stats.sent);
   expect(rssDuring).toBeLessThan(2 * idleRss);
