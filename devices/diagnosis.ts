@@ -3,7 +3,7 @@
  * after a publish, SUBACK 0x80) into the shared reason vocabulary and the ladder step that failed. When the client
  * cannot know the broker's reason it says so (CLOSED_BY_BROKER) and the local port joins it with the broker's audit.
  */
-import { type Reason, reasonFromVerifyCode } from '../core/reasons.ts';
+import { isReason, type Reason, reasonFromVerifyCode } from '../core/reasons.ts';
 import { type LadderStepName, stepForReason } from '../core/ladder.ts';
 
 export interface Diagnosis {
@@ -149,9 +149,55 @@ export function diagnoseCloseAfterHandshake(localPort: number | undefined): Diag
   };
 }
 
-/** CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2.3]. */
-export function diagnoseConnack(returnCode: number, localPort: number | undefined): Diagnosis {
+/**
+ * An MQTT 5 Reason String that starts with a reason of our vocabulary (`EXPIRED: certificate expired 2026-11-29`,
+ * as certfleet's broker writes them): the reason, straight from the broker.
+ */
+export function reasonFromReasonString(text: string | undefined): Reason | undefined {
+  const code = text?.match(/^([A-Z_]+)(?::|$)/)?.[1];
+  return code !== undefined && isReason(code) ? code : undefined;
+}
+
+/** A DISCONNECT the broker sent with a reason code ≥ 0x80 (MQTT 5 §3.14.2.1), e.g. 0x98 on revocation. */
+export function diagnoseDisconnect(reasonCode: number, reasonString: string | undefined): Diagnosis {
+  const reason = reasonFromReasonString(reasonString) ?? 'CLOSED_BY_BROKER';
+  const hex = `0x${reasonCode.toString(16)}`;
+  return {
+    reason,
+    step: 'messages-flow', // the only step that can fail after it worked: the ladder shows it there
+    detail: `DISCONNECT ${hex}${reasonString ? `: ${reasonString}` : ''}`,
+    definitive: reason !== 'CLOSED_BY_BROKER' && reason !== 'SERVER_SHUTDOWN',
+  };
+}
+
+/**
+ * CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2.3], and MQTT 5 reason codes ≥ 0x80 (§3.2.2.2), whose Reason
+ * String — when the broker names one of our reasons — says directly why (ladder steps 5/6).
+ */
+export function diagnoseConnack(
+  returnCode: number,
+  localPort: number | undefined,
+  reasonString?: string,
+): Diagnosis {
   const port = localPort ? ` (local port ${localPort} joins it with the broker audit)` : '';
+  const named = reasonFromReasonString(reasonString);
+  if (returnCode >= 0x80) {
+    const hex = `CONNACK 0x${returnCode.toString(16)}`;
+    if (named) {
+      return {
+        reason: named,
+        step: stepForReason(named),
+        detail: `${hex}: ${reasonString}`,
+        definitive: true,
+      };
+    }
+    return {
+      reason: returnCode === 0x88 || returnCode === 0x89 ? 'SERVER_SHUTDOWN' : 'CLOSED_BY_BROKER',
+      step: 'access-granted',
+      detail: `${hex}${reasonString ? `: ${reasonString}` : ''}; the broker audit has why${port}`,
+      definitive: returnCode !== 0x88 && returnCode !== 0x89 && returnCode !== 0x9f,
+    };
+  }
   switch (returnCode) {
     case 1:
       return {

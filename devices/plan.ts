@@ -40,6 +40,8 @@ export interface FleetPlan {
   renewBefore?: number;
   /** Provision the `count` devices from this claim (`pki issue --claim NAME`) instead of issuing them. */
   claim?: string;
+  /** MQTT protocol version of every device (default 5). */
+  protocolVersion?: 4 | 5;
   /** First number of the device ids (sensor-001…); lets a running fleet add more without clashes. */
   firstNumber?: number;
 }
@@ -81,6 +83,7 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
     ...(plan.faults && { faults: plan.faults }),
     ...(plan.rotate === false && { rotate: false }),
     ...(plan.renewBefore !== undefined && { renewBefore: plan.renewBefore }),
+    ...(plan.protocolVersion !== undefined && { protocolVersion: plan.protocolVersion }),
   });
 
   const first = plan.firstNumber ?? 1;

@@ -8,6 +8,7 @@ import {
   type Diagnosis,
   diagnoseCloseAfterHandshake,
   diagnoseConnack,
+  diagnoseDisconnect,
   diagnoseSocketError,
 } from './diagnosis.ts';
 import type { AttemptRecorder } from './ladder.ts';
@@ -31,6 +32,9 @@ export class MqttSession {
   private ended = false;
   private closingByUs = false;
   private lastUnackedPublish: { topic: string; at: number } | undefined;
+  private connackReason: string | undefined;
+  private disconnectReason: { code: number; text: string | undefined } | undefined;
+  private pubackReason: string | undefined;
   /** When the certificate this session presented expires (epoch ms): a close from then on is the expiry cut. */
   certificateNotAfter: number | undefined;
 
@@ -41,7 +45,8 @@ export class MqttSession {
     private readonly hooks: SessionHooks,
   ) {
     this.client = new mqtt.MqttClient(() => socket, {
-      protocolVersion: 4, // aedes 1.x speaks MQTT 3.1.1 only
+      // MQTT 5 by default: a refusing broker can then say why (CONNACK/DISCONNECT/PUBACK reason strings)
+      protocolVersion: spec.protocolVersion ?? 5,
       clientId: spec.clientId,
       clean: true,
       keepalive: spec.keepaliveSeconds ?? 60,
@@ -58,6 +63,14 @@ export class MqttSession {
     this.client.on('error', (error) => this.onError(error as Error & { code?: string | number }));
     this.client.on('close', () => this.onClose());
     this.client.on('message', (topic, payload) => hooks.onMessage(topic, payload));
+    this.client.on('packetreceive', (packet) => {
+      // MQTT 5: the broker's own words, read before mqtt.js turns the packet into an error or a close
+      const reasonString = (packet as { properties?: { reasonString?: string } }).properties?.reasonString;
+      if (packet.cmd === 'connack') this.connackReason = reasonString;
+      if (packet.cmd === 'disconnect')
+        this.disconnectReason = { code: packet.reasonCode ?? 0, text: reasonString };
+      if (packet.cmd === 'puback' && (packet.reasonCode ?? 0) >= 0x80) this.pubackReason = reasonString;
+    });
   }
 
   get localPort(): number | undefined {
@@ -72,6 +85,17 @@ export class MqttSession {
     return new Promise((resolve) => {
       this.client.publish(topic, payload, { qos: 1, retain: options.retain ?? false }, (error) => {
         if (this.lastUnackedPublish === sent) this.lastUnackedPublish = undefined;
+        const code = (error as (Error & { code?: unknown }) | undefined)?.code;
+        if (typeof code === 'number' && code >= 0x80) {
+          // MQTT 5: the broker refused this publish with a reason code and kept the session; we end it, as a
+          // 3.1.1 broker would have.
+          this.finish({
+            reason: 'PUBLISH_DENIED',
+            step: 'messages-flow',
+            detail: this.pubackReason ?? `PUBACK 0x${code.toString(16)} for "${topic}"`,
+            definitive: true,
+          });
+        }
         resolve(!error);
       });
     });
@@ -128,8 +152,12 @@ export class MqttSession {
   }
 
   private onError(error: Error & { code?: string | number }): void {
+    if (typeof error.code === 'number' && !this.connacked) {
+      this.finish(diagnoseConnack(error.code, this.localPort, this.connackReason));
+      return;
+    }
     if (typeof error.code === 'number') {
-      this.finish(diagnoseConnack(error.code, this.localPort));
+      this.onClose(); // a DISCONNECT with a reason code: onClose reads it
       return;
     }
     if (typeof error.code === 'string') {
@@ -156,6 +184,11 @@ export class MqttSession {
     if (this.ended) return;
     if (!this.connacked) {
       this.finish(diagnoseCloseAfterHandshake(this.localPort));
+      return;
+    }
+    const told = this.disconnectReason;
+    if (told && told.code >= 0x80) {
+      this.finish(diagnoseDisconnect(told.code, told.text));
       return;
     }
     const notAfter = this.certificateNotAfter;

@@ -44,6 +44,8 @@ export interface DeviceSpec {
   seed: string;
   faults?: FaultConfig;
   keepaliveSeconds?: number;
+  /** MQTT protocol version: 5 (default; refusals then carry a reason string) or 4 (MQTT 3.1.1). */
+  protocolVersion?: 4 | 5;
   connectTimeoutMs?: number;
   backoff?: BackoffOptions;
   /** Renew the certificate over MQTT before it expires (default true; `devices run --no-rotate` turns it off). */

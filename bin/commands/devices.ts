@@ -36,6 +36,7 @@ interface RunOptions {
   claim?: string;
   strict?: boolean;
   json?: boolean;
+  protocol: '4' | '5';
 }
 
 /** `20%` or `0.2` → 0.2: the share of a certificate's lifetime left when a device renews it. */
@@ -124,6 +125,11 @@ export function registerDevicesCommands(program: Command): void {
       '--claim <name>',
       'start the devices with claim certificate NAME: each provisions its own identity',
     )
+    .addOption(
+      new Option('--protocol <version>', 'MQTT version the devices speak: 5, or 4 (MQTT 3.1.1)')
+        .choices(['4', '5'])
+        .default('5'),
+    )
     .option('--strict', 'embedded broker: close right after a refused handshake instead of CONNACK 5')
     .option('--json', 'print one JSON object with the summary and per-device results')
     .addHelpText(
@@ -197,6 +203,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
         rotate: options.rotate,
         renewBefore: options.renewBefore,
         ...(options.claim !== undefined && { claim: options.claim }),
+        protocolVersion: options.protocol === '4' ? 4 : 5,
       },
       fleet: {
         connectRatePerSecond: options.rate,

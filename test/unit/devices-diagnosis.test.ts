@@ -3,6 +3,7 @@ import {
   diagnoseCloseAfterHandshake,
   diagnoseConnack,
   diagnoseCredentialLoad,
+  diagnoseDisconnect,
   diagnoseServerVerification,
   diagnoseSocketError,
 } from '../../devices/diagnosis.ts';
@@ -146,5 +147,39 @@ describe('joining with the broker audit', () => {
     expect(findRefusal(lines, 2, 0)).toMatchObject({ reason: 'EXPIRED' });
     expect(findRefusal(lines, 3, 0)).toBeUndefined();
     expect(findRefusal(lines, 2, 20_000)).toBeUndefined(); // an old record of a reused port
+  });
+});
+
+describe('MQTT 5 reason strings (the broker says why)', () => {
+  it('a CONNACK 0x87 naming a reason of the vocabulary is that reason, at its ladder step', () => {
+    const d = diagnoseConnack(0x87, 40000, 'EXPIRED: certificate expired 2026-11-29');
+    expect(d).toMatchObject({ reason: 'EXPIRED', step: stepForReason('EXPIRED'), definitive: true });
+    expect(d.detail).toBe('CONNACK 0x87: EXPIRED: certificate expired 2026-11-29');
+    expect(diagnoseConnack(0x87, 1, 'CLIENT_ID_MISMATCH: client id "x" ≠ CN "y"').reason).toBe(
+      'CLIENT_ID_MISMATCH',
+    );
+  });
+
+  it('without a known reason it stays CLOSED_BY_BROKER (the audit has why); 3.1.1 codes unchanged', () => {
+    expect(diagnoseConnack(0x87, 1, 'go away')).toMatchObject({
+      reason: 'CLOSED_BY_BROKER',
+      definitive: true,
+    });
+    expect(diagnoseConnack(0x87, 1).detail).toMatch(/^CONNACK 0x87; the broker audit has why/);
+    expect(diagnoseConnack(0x89, 1)).toMatchObject({ reason: 'SERVER_SHUTDOWN', definitive: false });
+    expect(diagnoseConnack(5, 1)).toMatchObject({ reason: 'CLOSED_BY_BROKER', definitive: true });
+  });
+
+  it('a DISCONNECT 0x98 "REVOKED: …" ends the session as REVOKED at messages-flow', () => {
+    expect(diagnoseDisconnect(0x98, 'REVOKED: certificate serial AB is revoked')).toEqual({
+      reason: 'REVOKED',
+      step: 'messages-flow',
+      detail: 'DISCONNECT 0x98: REVOKED: certificate serial AB is revoked',
+      definitive: true,
+    });
+    expect(diagnoseDisconnect(0x8b, undefined)).toMatchObject({
+      reason: 'CLOSED_BY_BROKER',
+      definitive: false,
+    });
   });
 });
