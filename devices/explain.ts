@@ -25,9 +25,11 @@ export type Explainer = (
 export function explanationOf(record: AuditRecord): Explanation {
   const reason = record.reason as Reason;
   const words = [record.detail, record.topic && `topic "${record.topic}"`].filter(Boolean).join('; ');
+  // A certificate that expired during an accepted session was cut while messages flowed, not refused at step 5.
+  const endedSession = record.event === 'expired-session-closed' || record.event === 'disconnected';
   return {
     reason,
-    step: stepForReason(reason),
+    step: reason === 'EXPIRED' && endedSession ? 'messages-flow' : stepForReason(reason),
     detail: `the broker audit says ${reason}${words ? ` (${words})` : ''}`,
   };
 }

@@ -12,6 +12,8 @@ export interface FleetSummary {
   other: Record<string, number>;
   rejectedByReason: Record<string, string[]>;
   messages: { sent: number; acked: number; commandsReceived: number };
+  /** Certificates renewed over MQTT during the run, all devices together. */
+  rotations: number;
   errors: string[];
   results: Array<DeviceResult & { failedStep?: string }>;
 }
@@ -55,6 +57,7 @@ export function summarize(
       acked: sum((result) => result.messages.acked),
       commandsReceived: sum((result) => result.messages.received),
     },
+    rotations: sum((result) => result.rotations ?? 0),
     errors,
     results,
   };
@@ -76,6 +79,7 @@ export function formatSummary(summary: FleetSummary): string {
   lines.push(
     `  messages: ${summary.messages.sent} sent, ${summary.messages.acked} acknowledged, ` +
       `${summary.messages.commandsReceived} command(s) received`,
+    ...(summary.rotations > 0 ? [`  rotated:  ${summary.rotations} certificate(s) renewed over MQTT`] : []),
     `  errors:   ${summary.errors.length}`,
     ...summary.errors.slice(0, 10).map((error) => `    ${error}`),
   );
