@@ -21,7 +21,14 @@ async function runNode(nodeId: string) {
     stateDir: stateDir!,
     port: 0,
     auditFile: join(stateDir!, `bench-audit-${nodeId}-${process.pid}.jsonl`),
-    limits: { maxConnections: 100_000 },
+    // As bench/servers/certfleet-broker.ts: one load-generator address would measure the flood defences.
+    limits: {
+      maxConnections: 100_000,
+      maxHandshakes: 100_000,
+      maxHandshakesPerAddress: 100_000,
+      connectionRatePerAddress: 0,
+      connectionRatePerIdentity: 0,
+    },
     cluster: parts,
   });
   broker.on('warning', (error) => process.stderr.write(`warning: ${nodeId}: ${error.message}\n`));
