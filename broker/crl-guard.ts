@@ -17,7 +17,7 @@ import { UserError } from '../core/user-error.ts';
 import { CrlProblem, pkiLayout, refreshCrlsIfDue, resignCrls } from '../pki/index.ts';
 import type { PkiLayout } from '../pki/types.ts';
 import type { AuditRecord } from './audit-record.ts';
-import { CrlWatcher } from './crl-watch.ts';
+import { PathWatcher } from './path-watch.ts';
 import {
   type CrlAuthorities,
   type CrlFloor,
@@ -132,7 +132,7 @@ export class CrlGuard {
     this.onChange = options.onChange;
     this.audit = options.audit;
     this.warn = options.warn;
-    const watcher = new CrlWatcher(this.layout.crlBundle, () => this.evaluate(), options.pollMs);
+    const watcher = new PathWatcher(this.layout.crlBundle, () => this.evaluate(), options.pollMs);
     return {
       start: async () => {
         this.scheduleExpiry();

@@ -6,83 +6,47 @@
  * every entry is closed, one whose grant shrank keeps only the subscriptions the new grant covers.
  */
 import type { Client } from 'aedes';
-import { type FSWatcher, watch } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { isUserError } from '../core/user-error.ts';
 import type { AuditRecord } from './audit-record.ts';
 import { auditBase, type Session } from './authorization.ts';
 import type { Policy } from './policy.ts';
+import { PathWatcher } from './path-watch.ts';
 import { parsePolicy } from './policy-load.ts';
 
 export class PolicyWatcher {
-  private watcher: FSWatcher | null = null;
-  private poll: NodeJS.Timeout | null = null;
-  private stamp = '';
+  private readonly watcher: PathWatcher;
   private text = '';
-  private checking: Promise<void> | null = null;
-  private again = false;
 
   constructor(
     private readonly file: string,
     private readonly onPolicy: (policy: Policy) => void,
     private readonly onInvalid: (problem: string) => void,
-    private readonly pollMs = 250,
-  ) {}
+    pollMs = 250,
+  ) {
+    this.watcher = new PathWatcher(file, () => this.reload(), pollMs);
+  }
 
   async start(): Promise<void> {
-    [this.stamp, this.text] = await Promise.all([this.stampOf(), readFile(this.file, 'utf8')]);
-    try {
-      this.watcher = watch(dirname(this.file), (_event, name) => {
-        if (name === null || name === basename(this.file)) void this.check();
-      });
-      this.watcher.on('error', () => this.watcher?.close()); // the poll carries on
-    } catch {
-      // no fs.watch here: the poll alone
-    }
-    this.poll = setInterval(() => void this.check(), this.pollMs);
-    this.poll.unref();
+    this.text = await readFile(this.file, 'utf8');
+    await this.watcher.start();
   }
 
   stop(): void {
-    this.watcher?.close();
-    this.watcher = null;
-    if (this.poll) clearInterval(this.poll);
-    this.poll = null;
+    this.watcher.stop();
   }
 
-  /** Re-reads the file if its stat changed; concurrent triggers coalesce into one more check. */
-  check(): Promise<void> {
-    if (this.checking) {
-      this.again = true;
-      return this.checking;
-    }
-    this.checking = this.reload().finally(() => {
-      this.checking = null;
-      if (this.again) {
-        this.again = false;
-        void this.check();
-      }
-    });
-    return this.checking;
-  }
-
+  /** Once per settled change of the file's stat (path-watch.ts). */
   private async reload(): Promise<void> {
-    let stamp: string;
     let text: string;
     try {
-      stamp = await this.stampOf();
-      if (stamp === this.stamp) return;
       text = await readFile(this.file, 'utf8');
     } catch (error) {
-      // Mid-save (the file is briefly absent) or deleted: the policy in force stays; say it once per change.
+      // Deleted, or a directory now: the policy in force stays; said once per change.
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      if (this.stamp !== code)
-        this.onInvalid(`${this.file}: cannot be read (${code}); the policy in force stays`);
-      this.stamp = code;
+      this.onInvalid(`${this.file}: cannot be read (${code}); the policy in force stays`);
       return;
     }
-    this.stamp = stamp;
     if (text === this.text) return; // touched, not changed
     this.text = text;
     let policy: Policy;
@@ -93,11 +57,6 @@ export class PolicyWatcher {
       return;
     }
     this.onPolicy(policy);
-  }
-
-  private async stampOf(): Promise<string> {
-    const s = await stat(this.file);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
   }
 }
 
