@@ -344,6 +344,7 @@ export class SimulatedDevice {
         id: this.spec.id,
         claim: this.spec.claim?.cn ?? '',
         serial: identity.serial,
+        notBefore: identity.notBefore,
         notAfter: identity.notAfter,
         requestMs: identity.requestMs,
         at,
@@ -356,6 +357,7 @@ export class SimulatedDevice {
       id: this.spec.id,
       previousSerial: switching.previousSerial,
       serial: identity.serial,
+      notBefore: identity.notBefore,
       notAfter: identity.notAfter,
       requestMs: identity.requestMs,
       switchMs: at - switching.startedAt,
@@ -528,6 +530,9 @@ export class SimulatedDevice {
       ...(diagnosis && { reason: diagnosis.reason }),
       ...((detail ?? diagnosis?.detail) !== undefined && { detail: detail ?? diagnosis?.detail }),
       messages: { ...this.messages },
+      // The certificate in use: the dashboard counts its remaining lifetime down (a new one after each rotation).
+      ...(state === 'online' &&
+        this.leaf && { certificate: { notBefore: this.leaf.notBefore, notAfter: this.leaf.notAfter } }),
     });
   }
 

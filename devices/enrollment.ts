@@ -17,6 +17,7 @@ export interface EnrolledIdentity {
   chainPem: string;
   keyPem: string;
   serial: string;
+  notBefore: number;
   notAfter: number;
   /** Key generation, CSR and the round trip, ms. */
   requestMs: number;
@@ -94,6 +95,7 @@ export async function enroll(session: MqttSession, request: EnrollmentRequest): 
     chainPem: response.chain,
     keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
     serial: response.serial,
+    notBefore: Date.parse(leaf.validFrom),
     notAfter: Date.parse(leaf.validTo),
     requestMs: Date.now() - started,
   };

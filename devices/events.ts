@@ -53,6 +53,8 @@ export type DeviceEvent =
       reason?: Reason;
       detail?: string;
       messages?: MessageCounters;
+      /** On 'online': the validity of the certificate this session uses (epoch ms), for the dashboard's lifetime. */
+      certificate?: { notBefore: number; notAfter: number };
     }
   | { type: 'ladder'; id: string; attempt: HandshakeAttempt; at: number }
   | {
@@ -89,6 +91,8 @@ export type DeviceEvent =
       serial: string;
       /** The new certificate's notAfter, epoch ms. */
       notAfter: number;
+      /** The new certificate's notBefore, epoch ms (its whole lifetime: when the dashboard starts warning). */
+      notBefore?: number;
       /** Key generation + CSR + the broker's answer, ms. */
       requestMs: number;
       /** From closing the old session to being online again with the new certificate, ms. */
@@ -102,6 +106,7 @@ export type DeviceEvent =
       claim: string;
       serial: string;
       notAfter: number;
+      notBefore?: number;
       requestMs: number;
       at: number;
     }

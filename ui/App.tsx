@@ -183,6 +183,7 @@ export function App({ store, controls, initialState }: AppProps) {
         focused={ui.focus === 'devices'}
         filter={ui.filter}
         sort={ui.sort}
+        now={now}
       />
     );
     body = layout.split ? (
@@ -198,7 +199,7 @@ export function App({ store, controls, initialState }: AppProps) {
     ) : (
       <Box height={layout.bodyHeight} flexDirection="column">
         {list}
-        <SelectionSummary device={selected} />
+        <SelectionSummary device={selected} now={now} />
       </Box>
     );
   }

@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { compactReading, fitText } from '../format.ts';
+import { lifetimeStyle } from '../lifetime-style.ts';
 import { inverse, paint } from '../paint.ts';
 import { stateStyle } from '../status-style.ts';
 import { sparkline } from '../store/sparkline.ts';
@@ -20,6 +21,8 @@ export interface DeviceListProps {
   readonly focused: boolean;
   readonly filter: string;
   readonly sort?: SortKey;
+  /** The clock the certificates' remaining lifetimes count from (a test fixes it). */
+  readonly now?: number;
 }
 
 interface Columns {
@@ -70,10 +73,32 @@ function stateLabel(device: DeviceView): string {
 }
 
 /**
+ * The state column: the state, then the certificate's remaining lifetime (coloured as expiry nears) when the device
+ * is not rejected and it fits — `online cert 45s`, or `online 45s` in a narrow column.
+ */
+function stateCell(device: DeviceView, width: number, colour: string, now: number): string {
+  const label = stateLabel(device);
+  if (device.certificate && device.state !== 'rejected') {
+    const life = lifetimeStyle(device.certificate, now);
+    for (const prefix of [`${label} cert `, `${label} `]) {
+      const used = prefix.length + life.text.length;
+      if (used <= width)
+        return `${paint(prefix, colour)}${paint(life.text, life.color)}${' '.repeat(width - used)}`;
+    }
+  }
+  return paint(fitText(label, width), colour);
+}
+
+/**
  * One device as one pre-coloured line: `›` marks the selection whatever the colour support (NO_COLOR,
  * FORCE_COLOR=0), reverse video adds to it when colours are on.
  */
-export function deviceRowText(device: DeviceView, selected: boolean, columns: Columns): string {
+export function deviceRowText(
+  device: DeviceView,
+  selected: boolean,
+  columns: Columns,
+  now = Date.now(),
+): string {
   const style = stateStyle(device.state, device.revoked);
   const kindColour = device.external ? 'cyan' : device.rogue ? 'magenta' : undefined;
   const line = [
@@ -85,7 +110,7 @@ export function deviceRowText(device: DeviceView, selected: boolean, columns: Co
     // Rogues' kinds stand out (they are the ones meant to fail); so do clients the dashboard did not start.
     paint(fitText(device.external ? 'external' : device.kind, columns.kind), kindColour),
     ' ',
-    paint(fitText(stateLabel(device), columns.state), style.color),
+    stateCell(device, columns.state, style.color, now),
     tail(
       columns,
       compactReading(device.lastReading),
@@ -96,8 +121,13 @@ export function deviceRowText(device: DeviceView, selected: boolean, columns: Co
   return selected ? inverse(line) : line;
 }
 
-const Row = memo(function Row(props: { device: DeviceView; selected: boolean; columns: Columns }) {
-  return <Text wrap="truncate">{deviceRowText(props.device, props.selected, props.columns)}</Text>;
+const Row = memo(function Row(props: {
+  device: DeviceView;
+  selected: boolean;
+  columns: Columns;
+  now: number;
+}) {
+  return <Text wrap="truncate">{deviceRowText(props.device, props.selected, props.columns, props.now)}</Text>;
 });
 
 const SORT_WORDS: Record<SortKey, string> = {
@@ -118,6 +148,7 @@ export function DeviceList({
   focused,
   filter,
   sort = 'added',
+  now = Date.now(),
 }: DeviceListProps) {
   const columns = columnsFor(width - 2);
   const heading = `   ${fitText('DEVICE', columns.name)} ${fitText('KIND', columns.kind)} ${fitText('STATE', columns.state)}${tail(columns, 'LAST READING', 'MSGS', 'TREND')}`;
@@ -135,7 +166,14 @@ export function DeviceList({
         {heading}
       </Text>
       {rows.map((device, index) => (
-        <Row key={device.id} device={device} selected={index === selected} columns={columns} />
+        <Row
+          key={device.id}
+          device={device}
+          selected={index === selected}
+          columns={columns}
+          // Only rows with a lifetime to count down repaint with the clock; the others stay memoized.
+          now={device.certificate ? now : 0}
+        />
       ))}
       {rows.length === 0 ? (
         <Text color="gray">

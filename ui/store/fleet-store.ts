@@ -212,6 +212,7 @@ export class FleetStore {
           state: event.state,
           reason: event.reason ?? (rejected ? device.reason : undefined),
           detail: event.detail ?? (rejected ? device.detail : undefined),
+          ...(event.certificate && { certificate: event.certificate }),
         });
         const level = event.state === 'backing-off' ? 'warn' : 'info';
         this.deviceLog(
@@ -288,15 +289,22 @@ export class FleetStore {
       case 'rotated': {
         const device = this.devices.get(event.id);
         if (!device) return;
+        // The new certificate counts down from now on (its online event follows with the same window).
+        this.update(device, {
+          certificate: { notBefore: event.notBefore ?? event.at, notAfter: event.notAfter },
+        });
         const text = `${event.id} rotated: serial ${event.previousSerial} → ${event.serial}, valid to ${new Date(event.notAfter).toISOString().slice(11, 19)} (request ${event.requestMs} ms, reconnect ${event.switchMs} ms)`;
-        this.deviceLog(device, 'info', text, event.at);
+        this.deviceLog(this.devices.get(event.id) as DeviceView, 'info', text, event.at);
         break;
       }
       case 'provisioned': {
         const device = this.devices.get(event.id);
         if (!device) return;
+        this.update(device, {
+          certificate: { notBefore: event.notBefore ?? event.at, notAfter: event.notAfter },
+        });
         this.deviceLog(
-          device,
+          this.devices.get(event.id) as DeviceView,
           'info',
           `${event.id} provisioned by ${event.claim}: serial ${event.serial}`,
           event.at,

@@ -45,6 +45,8 @@ export interface DeviceView {
   detail?: string;
   /** Set once the UI revoked this device's certificate. */
   revoked: boolean;
+  /** Validity of the certificate the device last came online with (or rotated to), epoch ms. */
+  certificate?: { notBefore: number; notAfter: number };
   lastReading?: Reading;
   lastReadingAt?: number;
   messages: number;
