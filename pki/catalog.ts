@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { UserError } from '../core/user-error.ts';
 import { mapConcurrently } from '../core/concurrency.ts';
+import { type EnrollmentRecord, enrollmentLedgerPath, readEnrollmentRecords } from './enrollment-record.ts';
 import { type IndexEntry, readIndex, type PkiIndex } from './index-file.ts';
 import { openStore } from './recovery.ts';
 import { inspectCertificate, statusOf } from './inspect.ts';
@@ -77,19 +78,59 @@ export async function describeIdentity(
 }
 
 /**
- * Every identity: the CAs, then the index in id order. One unreadable certificate does not hide the others: it is
+ * Every identity: the CAs, then the index in id order, then the CNs only the enrollment ledger knows (role 'enrolled'). One unreadable certificate does not hide the others: it is
  * listed with status 'corrupt' and the problem, from what the index knows of it.
  */
 export async function listIdentities(stateDir: string): Promise<IdentityInfo[]> {
   const layout = pkiLayout(stateDir);
   const index = await openStore(layout, { scan: true });
   const ids = [...CA_IDS.keys(), ...Object.keys(index.identities).sort()];
-  return mapConcurrently(ids, 16, (id) =>
+  const listed = await mapConcurrently(ids, 16, (id) =>
     describeIdentity(layout, id, index).catch((error: unknown) => {
       if (!(error instanceof UserError) || CA_IDS.has(id)) throw error; // a corrupt CA is not a listing problem
       return corruptIdentity(layout, index.identities[id]!, error);
     }),
   );
+  return [
+    ...listed,
+    ...enrolledIdentities(layout, index, readEnrollmentRecords(enrollmentLedgerPath(stateDir))),
+  ];
+}
+
+/**
+ * The ledger's CNs that are not in the index (a rotation of an indexed id is that id's business), each as its latest
+ * certificate. The CA has no file of them, so only what the ledger recorded is known.
+ */
+export function enrolledIdentities(
+  layout: PkiLayout,
+  index: PkiIndex,
+  records: EnrollmentRecord[],
+): IdentityInfo[] {
+  const latest = new Map<string, EnrollmentRecord>();
+  for (const record of records)
+    if (!Object.hasOwn(index.identities, record.cn)) latest.set(record.cn, record);
+  return [...latest.keys()].sort().map((cn) => enrolledIdentity(layout, index, latest.get(cn)!));
+}
+
+function enrolledIdentity(layout: PkiLayout, index: PkiIndex, record: EnrollmentRecord): IdentityInfo {
+  const expired = Date.parse(record.notAfter) <= Date.now();
+  return {
+    id: record.cn,
+    role: 'enrolled',
+    subject: `CN=${record.cn}`,
+    commonName: record.cn,
+    issuer: '',
+    serial: record.serial,
+    notBefore: record.ts,
+    notAfter: record.notAfter,
+    keyType: '',
+    keyUsage: [],
+    extKeyUsage: [],
+    subjectAltNames: [],
+    fingerprint256: '',
+    status: isRevoked(index, record.serial) ? 'revoked' : expired ? 'expired' : 'valid',
+    paths: { cert: '', key: '', chain: '', ca: layout.rootCert },
+  };
 }
 
 function corruptIdentity(layout: PkiLayout, entry: IndexEntry, error: UserError): IdentityInfo {

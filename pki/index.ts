@@ -28,3 +28,9 @@ export { loadIssuingCa, type CertificateAuthority } from './authority.ts';
 export { buildCertificate } from './certificate-builder.ts';
 export { leafValidity } from './issue.ts';
 export { readIndex } from './index-file.ts';
+export {
+  enrollmentLedgerPath,
+  readEnrollmentRecords,
+  parseEnrollmentRecords,
+  type EnrollmentRecord,
+} from './enrollment-record.ts';

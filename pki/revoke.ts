@@ -1,6 +1,7 @@
 import { UserError } from '../core/user-error.ts';
-import { describeIdentity } from './catalog.ts';
+import { describeIdentity, enrolledIdentities } from './catalog.ts';
 import { crlsAreDue, writeCrls } from './crl-files.ts';
+import { enrollmentLedgerPath, readEnrollmentRecords } from './enrollment-record.ts';
 import { readIndex, withPkiLock, writeIndex } from './index-file.ts';
 import { openStore, reconcileLocked } from './recovery.ts';
 import { pkiLayout } from './layout.ts';
@@ -9,6 +10,8 @@ import type { IdentityInfo } from './types.ts';
 export interface RevokeResult {
   identity: IdentityInfo;
   alreadyRevoked: boolean;
+  /** Every serial of the identity that is now revoked: one for an indexed id, all the ledger issued for an enrolled CN. */
+  serials: string[];
 }
 
 /**
@@ -24,25 +27,36 @@ export async function revokeIdentity(stateDir: string, id: string): Promise<Revo
       'Start over with `certfleet pki init --force` instead.',
     );
   }
-  const alreadyRevoked = await withPkiLock(layout, async () => {
+  return withPkiLock(layout, async () => {
     const index = await reconcileLocked(layout, { scan: true });
     const entry = index.identities[id];
-    if (!entry) {
+    const records = entry ? [] : readEnrollmentRecords(enrollmentLedgerPath(stateDir));
+    // Not in the index: a CN the broker's enrollment service signed (provisioned by claim) is the CA's all the same.
+    const serials = entry
+      ? [entry.serial]
+      : records.filter((record) => record.cn === id).map((record) => record.serial);
+    if (serials.length === 0) {
       throw new UserError(
         'unknown identity',
-        `'${id}' was never issued in ${layout.pkiDir}`,
+        `'${id}' was never issued in ${layout.pkiDir}, nor enrolled through the broker`,
         'See `certfleet pki list` for the identities there are.',
       );
     }
-    if (index.crls.issuing.revoked.some((revoked) => revoked.serialHex === entry.serial)) return true;
-    index.crls.issuing.revoked.push({ serialHex: entry.serial, revokedAt: new Date().toISOString() });
-    // CRLs first, then the index: a crash between them leaves the serial revoked in a signed CRL, and the next
-    // command records it in the index too (recovery.ts) — a revocation is never lost.
-    await writeCrls(layout, index);
-    await writeIndex(layout, index);
-    return false;
+    const revoked = new Set(index.crls.issuing.revoked.map((revoked) => revoked.serialHex));
+    const toRevoke = [...new Set(serials)].filter((serial) => !revoked.has(serial));
+    const revokedAt = new Date().toISOString();
+    for (const serialHex of toRevoke) index.crls.issuing.revoked.push({ serialHex, revokedAt });
+    if (toRevoke.length > 0) {
+      // CRLs first, then the index: a crash between them leaves the serial revoked in a signed CRL, and the next
+      // command records it in the index too (recovery.ts) — a revocation is never lost.
+      await writeCrls(layout, index);
+      await writeIndex(layout, index);
+    }
+    const identity = entry
+      ? await describeIdentity(layout, id, index)
+      : enrolledIdentities(layout, index, records).find((info) => info.id === id)!;
+    return { identity, alreadyRevoked: toRevoke.length === 0, serials };
   });
-  return { identity: await describeIdentity(layout, id), alreadyRevoked };
 }
 
 /** Re-signs the CRLs when they near their nextUpdate: an expired CRL would make the broker refuse every device. */

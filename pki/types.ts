@@ -3,8 +3,18 @@ import type { ROGUE_KINDS_WITH_FILES } from '../core/rogues.ts';
 
 export type KeyType = 'ec' | 'rsa';
 
-/** What an identity is for. */
-export type IdentityRole = 'root-ca' | 'issuing-ca' | 'server' | 'dashboard' | 'device' | 'rogue';
+/**
+ * What an identity is for. 'enrolled': a CN the broker's enrollment service signed a certificate for (provisioned by
+ * claim); it is known from the enrollment ledger only, the CA holds none of its files (its paths are empty).
+ */
+export type IdentityRole =
+  | 'root-ca'
+  | 'issuing-ca'
+  | 'server'
+  | 'dashboard'
+  | 'device'
+  | 'rogue'
+  | 'enrolled';
 
 /** 'corrupt': `pki list` could not read the certificate file (IdentityInfo.problem says why). */
 export type CertificateStatus = 'valid' | 'expired' | 'not-yet-valid' | 'revoked' | 'corrupt';

@@ -250,11 +250,12 @@ Examples:
     )
     .argument('<id>', 'the identity to revoke')
     .action(async (id: string, _options: unknown, command: Command) => {
-      const { identity, alreadyRevoked } = await revokeIdentity(stateDirOf(command), id);
+      const { identity, alreadyRevoked, serials } = await revokeIdentity(stateDirOf(command), id);
+      const what = `${identity.role === 'enrolled' ? 'enrolled ' : ''}'${id}' (serial${serials.length > 1 ? 's' : ''} ${serials.join(', ')})`;
       process.stdout.write(
         alreadyRevoked
-          ? `'${id}' was already revoked (serial ${identity.serial}).\n`
-          : `Revoked '${id}' (serial ${identity.serial}); CRL updated: ${pkiLayout(stateDirOf(command)).crlBundle}\n`,
+          ? `${what} was already revoked.\n`
+          : `Revoked ${what}; CRL updated: ${pkiLayout(stateDirOf(command)).crlBundle}\n`,
       );
     });
 

@@ -3,22 +3,13 @@
  * with one write(2) each (as the audit is): a claim's quota counts its lines, so it survives broker restarts, and a
  * CN once provisioned is never handed to a second device.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { type EnrollmentRecord, readEnrollmentRecords } from '../../pki/index.ts';
 import { normalizeSerial } from '../peer-certificate.ts';
 
-export interface LedgerEntry {
-  ts: string;
-  via: 'rotation' | 'claim';
-  /** The claim name, for `via: 'claim'`. */
-  claim?: string;
-  /** The CN the new certificate names. */
-  cn: string;
-  serial: string;
-  notAfter: string;
-  /** The serial of the certificate that asked (the old one for a rotation, the claim certificate's for a claim). */
-  requestedWith: string;
-}
+/** One line of the ledger: the format is defined in pki/ (the CA's own record of what it signed). */
+export type LedgerEntry = EnrollmentRecord;
 
 export class EnrollmentLedger {
   private fd: number | null;
@@ -29,20 +20,7 @@ export class EnrollmentLedger {
 
   constructor(readonly path: string) {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    let text = '';
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-    for (const line of text.split('\n')) {
-      if (!line) continue;
-      try {
-        this.count(JSON.parse(line) as LedgerEntry);
-      } catch {
-        // the unterminated tail of a crash: that certificate was never sent
-      }
-    }
+    for (const entry of readEnrollmentRecords(path)) this.count(entry);
     this.fd = openSync(path, 'a', 0o600);
   }
 

@@ -6,7 +6,6 @@
  * returned at QoS 1 on the requester's response topic.
  */
 import type { Aedes, Client } from 'aedes';
-import { join } from 'node:path';
 import {
   type EnrollResponse,
   enrollTopics,
@@ -18,6 +17,7 @@ import {
   buildCertificate,
   type CertificateAuthority,
   CsrError,
+  enrollmentLedgerPath,
   leafValidity,
   loadIssuingCa,
   type ParsedCsr,
@@ -51,7 +51,7 @@ export async function startEnrollment(
 ): Promise<EnrollmentService> {
   const layout = pkiLayout(options.stateDir);
   const ca: CertificateAuthority = await loadIssuingCa(layout);
-  const ledger = new EnrollmentLedger(options.ledgerFile ?? join(options.stateDir, 'enrollment.jsonl'));
+  const ledger = new EnrollmentLedger(options.ledgerFile ?? enrollmentLedgerPath(options.stateDir));
   const busy = new WeakSet<Session>(); // one request at a time per session: a flood waits for nothing
   const pendingPerClaim = new Map<string, number>();
   const reservedCns = new Set<string>();

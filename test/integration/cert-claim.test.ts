@@ -11,9 +11,10 @@ import { SimulatedDevice } from '../../devices/device.ts';
 import type { DeviceEvent } from '../../devices/events.ts';
 import { planFleet } from '../../devices/plan.ts';
 import type { DeviceSpec } from '../../devices/spec.ts';
-import { buildCsr, issueClaim, issueIdentities } from '../../pki/index.ts';
+import { buildCsr, issueClaim, issueIdentities, listIdentities, revokeIdentity } from '../../pki/index.ts';
 import { type BrokerFixture, connectAs, startTestBroker } from '../helpers/broker-fixture.ts';
 import { EventLog, pkiStateDir } from '../helpers/devices-fixture.ts';
+import { certfleet } from '../helpers/pki-fixture.ts';
 
 const cleanups: Array<() => unknown> = [];
 const cleanup = (action: () => unknown) => cleanups.push(action);
@@ -189,4 +190,43 @@ describe('provisioning by claim', () => {
     const own = await request(client, 'sensor-001', 'r3', csr);
     expect(own).toMatchObject({ ok: true });
   });
+
+  it('an identity provisioned by claim can be revoked by its CN: the broker cuts it, `pki list` shows it revoked', async () => {
+    const stateDir = await pkiStateDir(cleanup);
+    await issueClaim(stateDir, 'factory', { quota: 1 });
+    const fixture = await startTestBroker(stateDir, {}, brokerCleanups);
+    const log = new EventLog();
+    run(await claimFleet(stateDir, fixture, 1), log);
+    const provisioned = (await log.waitFor((e) => e.type === 'provisioned', 30_000)) as Extract<
+      DeviceEvent,
+      { type: 'provisioned' }
+    >;
+    const cn = provisioned.id;
+    expect(cn).toMatch(/^sensor-[0-9a-f]{8}$/);
+    const accepted = await fixture.waitFor((r) => r.event === 'connection-accepted' && r.cn === cn);
+    const serial = fixture.records.find((r) => r.event === 'enrollment-issued')!.issued!.serial;
+    expect(accepted.cert?.serial).toBe(serial);
+    const listedBefore = (await listIdentities(stateDir)).find((info) => info.id === cn);
+    expect(listedBefore).toMatchObject({ role: 'enrolled', status: 'valid', serial });
+
+    // It is in the enrollment ledger only, not the PKI index: revoking it by name still works.
+    const result = await revokeIdentity(stateDir, cn);
+    expect(result).toMatchObject({ alreadyRevoked: false, serials: [serial] });
+    expect(result.identity).toMatchObject({ id: cn, role: 'enrolled', status: 'revoked' });
+    const cut = await fixture.waitFor((r) => r.event === 'revoked-session-closed' && r.cn === cn);
+    expect(cut).toMatchObject({ reason: 'REVOKED' });
+    expect(cut.detail).toContain(`serial ${serial}`);
+    const rejected = (await log.waitFor((e) => e.type === 'rejected', 20_000)) as Rejected;
+    expect(rejected.reason).toBe('REVOKED');
+
+    // The operator's view: `pki list --json` lists it as enrolled and revoked; revoking again is harmless.
+    const listed = await certfleet(stateDir, ['pki', 'list', '--json']);
+    expect(listed.code).toBe(0);
+    const entry = (JSON.parse(listed.stdout) as Array<Record<string, unknown>>).find(
+      (info) => info.id === cn,
+    );
+    expect(entry).toMatchObject({ role: 'enrolled', status: 'revoked', serial });
+    expect(await revokeIdentity(stateDir, cn)).toMatchObject({ alreadyRevoked: true, serials: [serial] });
+    await expect(revokeIdentity(stateDir, 'sensor-deadbeef')).rejects.toThrow(/unknown identity/);
+  }, 60_000);
 });
