@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (isUserError(error)) {
       process.stderr.write(`${error.format()}\n`);
-      process.exitCode = 1;
+      process.exitCode = error.exitCode;
       return;
     }
     process.stderr.write(

@@ -2,24 +2,16 @@
  * Reads a policy file: YAML → schema → compiled policy. Every error names the file, the line and the entry,
  * e.g. `policy.yaml:9: identities[0].publish[1]: "devices/#/x": '#' must be a whole level and the last one`.
  */
-import { readFile } from 'node:fs/promises';
-import { UserError } from '../core/user-error.ts';
-import { parseYamlWithSchema } from '../core/yaml-schema.ts';
+import { parseYamlWithSchema, readUserFile } from '../core/yaml-schema.ts';
 import { compilePolicy, type Policy } from './policy.ts';
 import { policySchema } from './policy-schema.ts';
 
 export async function loadPolicy(file: string): Promise<Policy> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(
-      `cannot read policy ${file}`,
-      code === 'ENOENT' ? 'the file does not exist' : String((error as Error).message),
-      'run `certfleet pki init` to write the default policy, or pass --policy <file>',
-    );
-  }
+  const text = await readUserFile(
+    file,
+    'policy',
+    'run `certfleet pki init` to write the default policy, or pass --policy <file>',
+  );
   return parsePolicy(text, file);
 }
 

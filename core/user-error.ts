@@ -3,7 +3,9 @@
  * Anything that is not a UserError is a bug and is printed with its stack.
  */
 export class UserError extends Error {
-  override readonly name = 'UserError';
+  override readonly name: string = 'UserError';
+  /** The process exit status when this ends a command: 1, or 2 for "the run itself could not happen". */
+  readonly exitCode: number = 1;
   constructor(
     /** What failed, e.g. "cannot issue certificate". */
     readonly what: string,

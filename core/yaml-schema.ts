@@ -3,6 +3,7 @@
  * and the entry (`scenario.yaml:7: rogues[2].kind: unknown rogue kind "expird"`). Used for the broker's policy and
  * the check scenarios.
  */
+import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { core, z } from 'zod';
 import { UserError } from './user-error.ts';
@@ -110,4 +111,18 @@ function formatPath(path: (string | number)[]): string {
 
 function firstLine(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** The text of a file the user named; a missing or unreadable one is a UserError saying what to do (`hint`). */
+export async function readUserFile(file: string, what: string, hint: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserError(
+      `cannot read ${what} ${file}`,
+      code === 'ENOENT' ? 'the file does not exist' : (error as Error).message,
+      hint,
+    );
+  }
 }

@@ -14,7 +14,6 @@ import { brokerAuditExplainer } from '../../devices/index.ts';
 import {
   builtinScenario,
   builtinScenarioYaml,
-  CheckImpossible,
   type CheckReport,
   junitXml,
   loadScenario,
@@ -92,7 +91,8 @@ Examples:
         const report = await check(stateDirOf(command), options);
         process.exitCode = report.exitCode;
       } catch (error) {
-        if (!(error instanceof CheckImpossible) && !isUserError(error)) throw error;
+        // A bad scenario is a run that could not happen too (exit 2), like an unreachable broker (CheckImpossible).
+        if (!isUserError(error)) throw error;
         process.stderr.write(`${error.format()}\n`);
         if (options.junit) await writeFile(options.junit, impossibleJunit(error.message));
         process.exitCode = 2;

@@ -1,8 +1,6 @@
 /** Reads a check scenario (YAML → schema) and holds the built-in one: every valid kind online, every rogue refused. */
-import { readFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { parseYamlWithSchema } from '../../core/yaml-schema.ts';
-import { UserError } from '../../core/user-error.ts';
+import { parseYamlWithSchema, readUserFile } from '../../core/yaml-schema.ts';
 import { DEVICE_PROFILES } from '../models/index.ts';
 import { ROGUE_KINDS } from '../../core/rogues.ts';
 import { type ScenarioFile, scenarioSchema } from './scenario-schema.ts';
@@ -16,17 +14,11 @@ const HINT =
   'See `certfleet check --print-scenario` for the built-in scenario, and devices/check/scenario-schema.ts for the format.';
 
 export async function loadScenario(file: string): Promise<Scenario> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new UserError(
-      `cannot read scenario ${file}`,
-      code === 'ENOENT' ? 'the file does not exist' : (error as Error).message,
-      'Pass an existing YAML file, or leave --scenario out to run the built-in scenario.',
-    );
-  }
+  const text = await readUserFile(
+    file,
+    'scenario',
+    'Pass an existing YAML file, or leave --scenario out to run the built-in scenario.',
+  );
   return parseScenario(text, file);
 }
 

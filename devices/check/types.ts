@@ -1,4 +1,5 @@
 /** What a check expects, what it observed, and the verdict: the data behind the report card, --json and JUnit. */
+import { UserError } from '../../core/user-error.ts';
 import type { Reason } from '../../core/reasons.ts';
 import type { LadderStepName } from '../events.ts';
 
@@ -58,17 +59,7 @@ export interface CheckReport {
 }
 
 /** The run itself could not happen (broker unreachable, not TLS, not MQTT, every handshake refused): exit code 2. */
-export class CheckImpossible extends Error {
+export class CheckImpossible extends UserError {
   override readonly name = 'CheckImpossible';
-  constructor(
-    readonly what: string,
-    readonly why: string,
-    readonly hint?: string,
-  ) {
-    super(`${what}: ${why}`);
-  }
-
-  format(): string {
-    return `ERROR: ${this.what}: ${this.why}${this.hint ? `\n${this.hint}` : ''}`;
-  }
+  override readonly exitCode = 2;
 }
