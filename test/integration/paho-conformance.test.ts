@@ -100,6 +100,8 @@ const MUST_PASS = {
       'test_unsubscribe',
       'test_zero_length_clientid',
     ],
+    // test_session_expiry and test_subscribe_options also pass on Mosquitto when the machine is quiet, but ended in
+    // an error at load ~10 in a CI run (their sleeps race the broker): kept out so the anchor does not flake.
     mosquitto: [
       'test_assigned_clientid',
       'test_basic',
@@ -113,9 +115,7 @@ const MUST_PASS = {
       'test_redelivery_on_reconnect',
       'test_request_response',
       'test_retained_message',
-      'test_session_expiry',
       'test_shared_subscriptions',
-      'test_subscribe_options',
       'test_unsubscribe',
       'test_user_properties',
       'test_will_message',
