@@ -6,7 +6,7 @@
 import { mapConcurrently } from '../core/concurrency.ts';
 import { describeIdentity } from './catalog.ts';
 import { readIndex } from './index-file.ts';
-import { issueLeaves, type LeafSpec } from './issue.ts';
+import { deviceLeafSpec, issueLeaves } from './issue.ts';
 import { validateIdentityName } from './identity-id.ts';
 import { pkiLayout } from './layout.ts';
 import type { IdentityInfo } from './types.ts';
@@ -41,13 +41,8 @@ export async function ensureIdentitiesWithSan(
       !current[at].subjectAltNames.includes(identitySan(id, source)),
   );
   if (missing.length > 0) {
-    const specs = missing.map(
-      (id): LeafSpec => ({
-        id,
-        role: 'device',
-        profile: 'client',
-        keyType: 'ec',
-        days: 365,
+    const specs = missing.map((id) =>
+      deviceLeafSpec(id, {
         subjectAltNames: source === 'san-dns' ? { dns: [id] } : { uri: [identityUri(id)] },
       }),
     );

@@ -41,6 +41,22 @@ export interface LeafSpec {
   subjectAltNames?: { dns?: string[]; ip?: string[]; uri?: string[] };
 }
 
+/** A device's leaf: a client certificate (clientAuth) named after the device. */
+export function deviceLeafSpec(
+  id: string,
+  options: Partial<Pick<LeafSpec, 'keyType' | 'days' | 'validityMs' | 'subjectAltNames'>> = {},
+): LeafSpec {
+  return {
+    id,
+    role: 'device',
+    profile: 'client',
+    keyType: options.keyType ?? 'ec',
+    days: options.days ?? 365,
+    ...(options.validityMs !== undefined && { validityMs: options.validityMs }),
+    ...(options.subjectAltNames && { subjectAltNames: options.subjectAltNames }),
+  };
+}
+
 /** notBefore/notAfter of a leaf: backdated for clock skew, but never by more than a tenth of its lifetime. */
 export function leafValidity(spec: Pick<LeafSpec, 'days' | 'validityMs'>, now = Date.now()) {
   const lifetime = spec.validityMs ?? spec.days * DAY_MS;
@@ -201,15 +217,11 @@ export async function issueIdentities(
   if (!Number.isInteger(days) || days < 1 || days > 3650) {
     throw new UserError('invalid --days', `'${options.days}' must be a whole number of days from 1 to 3650`);
   }
-  const validityMs = options.validityMs;
-  const specs = unique.map(
-    (id): LeafSpec => ({
-      id,
-      role: 'device',
-      profile: 'client',
-      keyType: options.keyType ?? 'ec',
+  const specs = unique.map((id) =>
+    deviceLeafSpec(id, {
       days,
-      ...(validityMs !== undefined && { validityMs }),
+      ...(options.keyType && { keyType: options.keyType }),
+      ...(options.validityMs !== undefined && { validityMs: options.validityMs }),
     }),
   );
   const entries = await issueLeaves(layout, specs, options);
@@ -242,13 +254,9 @@ export async function ensureIdentities(
     if (!present) missing.push(id);
   }
   if (missing.length > 0) {
-    const specs = missing.map(
-      (id): LeafSpec => ({
-        id,
-        role: 'device',
-        profile: 'client',
-        keyType: options.keyType ?? 'ec',
-        days: 365,
+    const specs = missing.map((id) =>
+      deviceLeafSpec(id, {
+        ...(options.keyType && { keyType: options.keyType }),
         ...(options.validityMs !== undefined && { validityMs: options.validityMs }),
       }),
     );
