@@ -6,10 +6,14 @@
  * It only notices: `onChange` runs once per new, settled stat of the path (a missing file or a directory is a stat
  * too), so a bad file is judged once, never on every poll. What a change means is the caller's business.
  */
+import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Files up to this size are told apart by content too (a CRL bundle or a policy is a few KB). */
+const MAX_DIGEST_BYTES = 1024 * 1024;
 
 /** How long the path must stay the same before a change is judged. */
 const SETTLE_MS = 40;
@@ -84,7 +88,17 @@ export class PathWatcher {
   private async stampOf(): Promise<string> {
     try {
       const s = await stat(this.path);
-      return `${s.isDirectory() ? 'dir' : 'file'}:${s.ino}:${s.size}:${s.mtimeMs}`;
+      if (s.isDirectory()) return `dir:${s.ino}:${s.mtimeMs}`;
+      // The stat alone can repeat across two quick atomic replaces (a freed inode number reused, the same size, the
+      // same mtime tick) and a change would then never be judged — for a CRL, a revocation missed. The digest of
+      // the content (a few KB, read once per poll) makes that impossible.
+      const digest =
+        s.size <= MAX_DIGEST_BYTES
+          ? createHash('sha256')
+              .update(await readFile(this.path))
+              .digest('base64')
+          : '';
+      return `file:${s.ino}:${s.size}:${s.mtimeMs}:${digest}`;
     } catch (error) {
       return `error:${(error as NodeJS.ErrnoException).code ?? 'unknown'}`;
     }
