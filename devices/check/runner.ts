@@ -215,29 +215,22 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     const count = (rogueCounts.get(entry.kind) ?? 0) + 1;
     rogueCounts.set(entry.kind, count);
     const name = `rogue ${entry.kind}${count > 1 ? ` #${count}` : ''}`;
-    const expected = expectation(entry.expect, entry);
-    if (isBehaviourRogue(entry.kind)) {
+    const behaviour = isBehaviourRogue(entry.kind);
+    const skip = behaviour ? (noValid ?? kindSkip(entry.kind)) : kindSkip(entry.kind);
+    let run: Planned['run'];
+    if (behaviour) {
       const actor = actors[behaviourRogue++]!;
-      const skip = noValid ?? kindSkip(entry.kind);
-      planned.push({
-        name,
-        group: 'rogue',
-        kind: entry.kind,
-        expected,
-        ...(skip && { skip }),
-        run: async () => asConnection(await behaviourRogueRun(entry.kind, actor, victim, context)),
-      });
-      continue;
+      run = async () => asConnection(await behaviourRogueRun(entry.kind, actor, victim, context));
+    } else {
+      run = fromFleet(skip ? '' : rogueIds[fleetRogue++]!);
     }
-    const skip = kindSkip(entry.kind);
-    const id = skip ? '' : rogueIds[fleetRogue++]!;
     planned.push({
       name,
       group: 'rogue',
       kind: entry.kind,
-      expected,
+      expected: expectation(entry.expect, entry),
       ...(skip && { skip }),
-      run: fromFleet(id),
+      run,
     });
   }
   for (const entry of scenario.behaviour)
