@@ -339,25 +339,41 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
   const watcher = crlGuard.watch({ onChange: onCrlFile, audit, warn, pollMs: options.crlPollMs });
   await watcher.start();
-  const infoOf = (client: Client) => infos.get(client.conn);
-  await options.cluster?.attach({ issuers, current: () => crl, apply: cutRevoked, audit, warn, infoOf });
-  const refresh = setInterval(() => void refreshCrlsIfDue(options.stateDir).catch(warn), HOUR);
-  refresh.unref();
+  // A new policy — this node's file edited, or a verified one from the cluster — is in force for new CONNECTs at
+  // once and re-judges every open session (policy-watch.ts).
+  const applyPolicy = (next: typeof policy, from: string) => {
+    policy = next;
+    const { closed, narrowed } = applyPolicyToSessions(next, sessions.values(), audit);
+    audit({
+      event: 'policy-reloaded',
+      reason: 'OK',
+      detail: `${from}: ${closed} session(s) closed, ${narrowed} narrowed`,
+    });
+  };
   const policyWatcher = new PolicyWatcher(
     policyFile,
-    (next) => {
-      policy = next; // new CONNECTs get it at once; open sessions below
-      const { closed, narrowed } = applyPolicyToSessions(next, sessions.values(), audit);
-      audit({
-        event: 'policy-reloaded',
-        reason: 'OK',
-        detail: `${policyFile}: ${closed} session(s) closed, ${narrowed} narrowed`,
-      });
+    (next, text) => {
+      applyPolicy(next, policyFile);
+      options.cluster?.policyChanged(text);
     },
     (problem) => audit({ event: 'policy-rejected', reason: 'POLICY_INVALID', detail: problem }),
     options.crlPollMs,
   );
   await policyWatcher.start();
+  const infoOf = (client: Client) => infos.get(client.conn);
+  await options.cluster?.attach({
+    issuers,
+    current: () => crl,
+    apply: cutRevoked,
+    localYaml: await readFile(policyFile, 'utf8'),
+    signer: { certPem: trust.serverCert, keyPem: trust.serverKey },
+    applyPolicy,
+    audit,
+    warn,
+    infoOf,
+  });
+  const refresh = setInterval(() => void refreshCrlsIfDue(options.stateDir).catch(warn), HOUR);
+  refresh.unref();
 
   const url = `mqtts://${host.includes(':') ? `[${host}]` : host}:${port}`;
   audit({ event: 'broker-started', reason: 'OK', detail: `${url} policy=${policy.source}` });

@@ -20,7 +20,8 @@ export class PolicyWatcher {
 
   constructor(
     private readonly file: string,
-    private readonly onPolicy: (policy: Policy) => void,
+    /** A valid new version of the file, and its text (a cluster node shares the text). */
+    private readonly onPolicy: (policy: Policy, text: string) => void,
     private readonly onInvalid: (problem: string) => void,
     pollMs = 250,
   ) {
@@ -56,7 +57,7 @@ export class PolicyWatcher {
       this.onInvalid(isUserError(error) ? error.why.trim() : String((error as Error).message));
       return;
     }
-    this.onPolicy(policy);
+    this.onPolicy(policy, text);
   }
 }
 

@@ -38,10 +38,12 @@ export type AuditEvent =
   | 'grant-withdrawn'
   | 'subscription-removed'
   | 'disconnected'
-  // cluster nodes only (broker/cluster/): Redis lost and back; a CRL bundle from Redis that failed verification
+  // cluster nodes only (broker/cluster/): Redis lost and back; a CRL bundle or a policy from Redis that failed
+  // verification (the one in force stays)
   | 'cluster-detached'
   | 'cluster-attached'
-  | 'crl-refused';
+  | 'crl-refused'
+  | 'policy-refused';
 
 /** The certificate a peer presented, as the broker saw it. */
 export interface AuditCertificate {

@@ -31,7 +31,8 @@ export const REASONS = {
   CN_NOT_ALLOWED: 'the certificate request asks for a name this certificate may not obtain',
   CLAIM_QUOTA_EXCEEDED: 'the claim certificate has obtained as many identities as its quota allows',
   ENROLLMENT_UNAVAILABLE: 'enrollment over MQTT is not granted by the policy, or the broker did not answer',
-  POLICY_INVALID: 'the edited policy file is invalid: the policy in force stays',
+  POLICY_INVALID:
+    'the edited policy file, or a policy from the cluster store, is invalid or not signed by our broker: the policy in force stays',
   CRL_REJECTED:
     "the broker's revocation list (CRL) is unusable — bad, older, forged or expired: the last good one stays in force, and with none left every device is refused",
   LIMIT_EXCEEDED: 'a broker limit was exceeded (connections, packet size, topic depth)',

@@ -14,6 +14,7 @@ import type { EventEmitter } from 'node:events';
 import { UserError } from '../../core/user-error.ts';
 import { auditBase, type ConnectionInfo } from '../authorization.ts';
 import { CrlShare, type CrlShareHooks } from './crl-share.ts';
+import { PolicyShare, type PolicyShareHooks } from './policy-share.ts';
 import { defaultNodeId, validateNodeId } from './node-id.ts';
 import { RedisLink, settle } from './redis-link.ts';
 import { parseRedisUrl } from './redis-url.ts';
@@ -34,7 +35,7 @@ type Authenticate = (
   done: (error: AuthenticateError | null, success: boolean | null) => void,
 ) => void;
 
-export interface BrokerHooks extends CrlShareHooks {
+export interface BrokerHooks extends CrlShareHooks, Omit<PolicyShareHooks, 'revoked'> {
   infoOf(client: Client): ConnectionInfo | undefined;
 }
 
@@ -52,6 +53,8 @@ export interface ClusterParts {
   attach(hooks: BrokerHooks): Promise<void>;
   /** The broker's CRL file changed: offer it to the cluster. */
   crlChanged(pem: string): void;
+  /** The broker's policy file changed to this (valid) text: sign it and share it with the cluster. */
+  policyChanged(yaml: string): void;
   /** After the broker closed: release the node id, close every Redis connection. */
   close(): Promise<void>;
 }
@@ -103,6 +106,7 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
   const persistence = persistenceRedis({ conn: link.db });
   let hooks: BrokerHooks | null = null;
   let share: CrlShare | null = null;
+  let policyShare: PolicyShare | null = null;
 
   return {
     nodeId,
@@ -138,19 +142,31 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
           detail: `${why}: refusing new connections`,
         }),
       );
-      link.on('attached', () =>
+      link.on('attached', () => {
         brokerHooks.audit({
           event: 'cluster-attached',
           reason: 'OK',
           detail: `Redis ${target.display} is back`,
-        }),
-      );
+        });
+        // Announcements made while this node was away were lost: read what the store holds now.
+        share?.catchUp().catch((error: Error) => brokerHooks.warn(error));
+        policyShare?.catchUp().catch((error: Error) => brokerHooks.warn(error));
+      });
       share = new CrlShare(link.db, link.control, nodeId, brokerHooks);
       await share.start();
+      policyShare = new PolicyShare(link.db, link.control, nodeId, {
+        ...brokerHooks,
+        revoked: () => brokerHooks.current().revoked,
+      });
+      await policyShare.start();
     },
 
     crlChanged(pem) {
       share?.offer(pem).catch((error: Error) => hooks?.warn(error));
+    },
+
+    policyChanged(yaml) {
+      policyShare?.offer(yaml).catch((error: Error) => hooks?.warn(error));
     },
 
     async close() {

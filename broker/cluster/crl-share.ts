@@ -51,9 +51,14 @@ export class CrlShare {
       if (announcement.node !== this.nodeId) this.receive(announcement.pem, announcement.node);
     });
     await this.control.subscribe(CRL_CHANNEL);
+    await this.catchUp();
+    await this.offer(this.hooks.current().pem);
+  }
+
+  /** Reads the stored bundle (at start, and after Redis was away: announcements made meanwhile were lost). */
+  async catchUp(): Promise<void> {
     const stored = await this.db.get(CRL_KEY);
     if (stored !== null) this.receive(stored, 'the cluster store');
-    await this.offer(this.hooks.current().pem);
   }
 
   /** The local bundle changed on disk (trusted: our own PKI wrote it): share it if it is newer than the stored. */
