@@ -43,6 +43,8 @@ export interface DeviceResult {
   rotations: number;
   /** Serial of the certificate in use (after rotations or provisioning: the newest). */
   serial?: string;
+  /** `host:port` of the broker (cluster node) the last attempt dialed: where an online device is. */
+  broker?: string;
 }
 
 const REBOOT_DELAY_MS = 1_000;
@@ -64,6 +66,8 @@ export class SimulatedDevice {
   private readonly backoff: Backoff;
   /** Which of `spec.brokers` the next attempt dials. */
   private brokerIndex = 0;
+  /** `host:port` the last attempt dialed. */
+  private dialed: string | undefined;
   /** Consecutive ambiguous endings (see Diagnosis.confirmTwice); VERDICT_AFTER says how many make a verdict. */
   private readonly strikes = { 'after-handshake': 0, 'after-publish': 0 };
   private rejection:
@@ -134,6 +138,7 @@ export class SimulatedDevice {
       messages: { ...this.messages },
       rotations: this.rotations,
       ...(this.leaf && { serial: this.leaf.serial }),
+      ...(this.dialed && { broker: this.dialed }),
     };
   }
 
@@ -155,8 +160,10 @@ export class SimulatedDevice {
     }
     try {
       const brokers = this.spec.brokers?.length ? this.spec.brokers : [this.spec.broker];
+      const target = brokers[this.brokerIndex % brokers.length]!;
+      this.dialed = `${target.host}:${target.port}`;
       const socket = await dialTls({
-        ...brokers[this.brokerIndex % brokers.length]!,
+        ...target,
         tls: deviceTls,
         timeoutMs: this.spec.connectTimeoutMs ?? 20_000,
         recorder,
@@ -533,6 +540,7 @@ export class SimulatedDevice {
       // The certificate in use: the dashboard counts its remaining lifetime down (a new one after each rotation).
       ...(state === 'online' &&
         this.leaf && { certificate: { notBefore: this.leaf.notBefore, notAfter: this.leaf.notAfter } }),
+      ...(state === 'online' && this.dialed && { broker: this.dialed }),
     });
   }
 

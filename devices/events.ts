@@ -55,6 +55,8 @@ export type DeviceEvent =
       messages?: MessageCounters;
       /** On 'online': the validity of the certificate this session uses (epoch ms), for the dashboard's lifetime. */
       certificate?: { notBefore: number; notAfter: number };
+      /** On 'online': `host:port` of the broker (cluster node) the session is on. */
+      broker?: string;
     }
   | { type: 'ladder'; id: string; attempt: HandshakeAttempt; at: number }
   | {

@@ -147,8 +147,9 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
     if (kind === 'impostor-broker') {
       if (!plan.impostorBroker)
         throw new Error('an impostor-broker device needs the impostor broker address');
+      const { brokers: _cluster, ...single } = base(id, 'climate'); // only the impostor: no fail-over to the real one
       specs.push({
-        ...base(id, 'climate'),
+        ...single,
         kind,
         rogue: true,
         broker: plan.impostorBroker,
@@ -167,5 +168,26 @@ export async function planFleet(plan: FleetPlan): Promise<DeviceSpec[]> {
       credentials: credentialsOf(id),
     });
   }
-  return specs;
+  return specs.map(spreadOverNodes);
+}
+
+/**
+ * Devices of a cluster start on different nodes: each one's list of nodes is rotated so that its first is chosen by
+ * its id (the number in it, else a hash) — the same device lands on the same node in every plan, and `sensor-001`…
+ * `sensor-00N` take the N nodes in turn. Fail-over then walks the rest of the list.
+ */
+function spreadOverNodes(spec: DeviceSpec): DeviceSpec {
+  const nodes = spec.brokers;
+  if (!nodes || nodes.length < 2) return spec;
+  const number = /(\d+)$/.exec(spec.id)?.[1];
+  let index = number === undefined ? fnv1a(spec.id) : Number(number) - 1;
+  index = ((index % nodes.length) + nodes.length) % nodes.length;
+  const rotated = [...nodes.slice(index), ...nodes.slice(0, index)];
+  return { ...spec, broker: rotated[0]!, brokers: rotated };
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
 }

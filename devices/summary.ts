@@ -15,7 +15,9 @@ export interface FleetSummary {
   /** Certificates renewed over MQTT during the run, all devices together. */
   rotations: number;
   errors: string[];
-  results: Array<DeviceResult & { failedStep?: string }>;
+  /** Against a cluster: the online devices per node (node id, or the URL of a node of `--broker a,b`). */
+  onlineByNode?: Record<string, number>;
+  results: Array<DeviceResult & { failedStep?: string; node?: string }>;
 }
 
 /**
@@ -27,13 +29,23 @@ export function summarize(
   final: DeviceResult[],
   stopped: DeviceResult[],
   errors: string[],
+  /** Against a cluster: the node at a device's `broker` address (`host:port`). */
+  nodeOf?: (address: string) => string,
 ): FleetSummary {
   const counts = new Map(stopped.map((result) => [result.id, result.messages]));
   const results = final.map((result) => ({
     ...result,
     messages: counts.get(result.id) ?? result.messages,
     ...(result.step !== undefined && { failedStep: result.step }),
+    ...(nodeOf && result.broker !== undefined && { node: nodeOf(result.broker) }),
   }));
+  let onlineByNode: Record<string, number> | undefined;
+  if (nodeOf) {
+    onlineByNode = {};
+    for (const result of results)
+      if (result.state === 'online' && result.node)
+        onlineByNode[result.node] = (onlineByNode[result.node] ?? 0) + 1;
+  }
   const rejectedByReason: Record<string, string[]> = {};
   const other: Record<string, number> = {};
   for (const result of results) {
@@ -59,6 +71,7 @@ export function summarize(
     },
     rotations: sum((result) => result.rotations ?? 0),
     errors,
+    ...(onlineByNode && { onlineByNode }),
     results,
   };
 }
@@ -66,7 +79,7 @@ export function summarize(
 export function formatSummary(summary: FleetSummary): string {
   const lines = [
     `${summary.devices} device(s) (${summary.rogues} rogue) against ${summary.broker}`,
-    `  online:   ${summary.online}`,
+    `  online:   ${summary.online}${byNode(summary.onlineByNode)}`,
     `  rejected: ${summary.rejected}`,
   ];
   for (const [reason, ids] of Object.entries(summary.rejectedByReason).sort()) {
@@ -84,4 +97,13 @@ export function formatSummary(summary: FleetSummary): string {
     ...summary.errors.slice(0, 10).map((error) => `    ${error}`),
   );
   return lines.join('\n');
+}
+
+/** ` (local-1: 5, local-2: 5)`: where the online devices are, against a cluster. */
+function byNode(counts: Record<string, number> | undefined): string {
+  if (!counts) return '';
+  const parts = Object.entries(counts)
+    .sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }))
+    .map(([node, count]) => `${node}: ${count}`);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
 }

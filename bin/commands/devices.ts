@@ -2,10 +2,13 @@ import { type Command, Option } from 'commander';
 import { UserError } from '../../core/user-error.ts';
 import { parseValidity } from '../../core/validity.ts';
 import { startBroker } from '../../broker/index.ts';
+import { type LocalCluster, startLocalCluster } from '../../broker/cluster/index.ts';
 import {
   type BrokerAddress,
   type DeviceEvent,
+  auditFileExplainer,
   brokerAuditExplainer,
+  firstExplanation,
   formatSummary,
   parseProfiles,
   summarize,
@@ -37,6 +40,8 @@ interface RunOptions {
   strict?: boolean;
   json?: boolean;
   protocol: '4' | '5';
+  cluster?: number;
+  redis?: string;
 }
 
 /** `20%` or `0.2` → 0.2: the share of a certificate's lifetime left when a device renews it. */
@@ -97,6 +102,15 @@ export function registerDevicesCommands(program: Command): void {
       '--broker <url>',
       'an external broker (mqtts://host:port) instead of the embedded one; several, comma-separated, for the nodes of a cluster (devices fail over between them)',
     )
+    .option(
+      '--cluster <n>',
+      'instead of the embedded broker: a local cluster of N broker nodes on Redis, devices spread over the nodes and failing over between them',
+      wholeNumber('--cluster', 1, 16),
+    )
+    .option(
+      '--redis <url>',
+      'with --cluster: the Redis the nodes use (redis://HOST:PORT); default: a redis-server started and stopped for the run',
+    )
     .option('--ca <file>', 'root CA that signs the broker certificate (default: our PKI root)')
     .option('--rate <n>', 'new connections per second, fleet-wide', wholeNumber('--rate', 1, 100_000), 50)
     .option('--workers <n>', 'worker threads (default: one per core)', wholeNumber('--workers', 1, 256))
@@ -142,7 +156,9 @@ Examples:
   $ certfleet pki issue --claim factory --quota 50 && certfleet devices run --claim factory --count 50
   $ certfleet devices run --count 5 --rogue expired --rogue no-cert --rogue wildcard-snoop --duration 10s
   $ certfleet devices run --profile tracker,meter --count 100 --rate 20 --json
-  $ certfleet devices run --broker mqtts://localhost:8883 --ca ./ca.crt --count 50`,
+  $ certfleet devices run --broker mqtts://localhost:8883 --ca ./ca.crt --count 50
+  $ certfleet devices run --cluster 3 --count 30                          three broker nodes on a redis-server of their own
+  $ certfleet devices run --cluster 2 --redis redis://127.0.0.1:6379      …on a Redis already running`,
     )
     .action(async (options: RunOptions, command: Command) => {
       await runDevices(stateDirOf(command), options);
@@ -156,13 +172,26 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   const rogues = parseRogueKinds(options.rogue ?? []);
   const ca = options.ca ? resolve(options.ca) : undefined;
   if (ca && !existsSync(ca)) throw new UserError('cannot read --ca', `${ca} does not exist`);
+  checkClusterOptions(options);
   const layout = await ensurePki(stateDir);
 
-  const broker = options.broker
-    ? undefined
-    : await startBroker({ stateDir, port: 0, ...(options.strict && { strict: true }) });
+  const cluster =
+    options.cluster === undefined
+      ? undefined
+      : await startLocalCluster({
+          stateDir,
+          nodes: options.cluster,
+          ...(options.redis !== undefined && { redis: options.redis }),
+          ...(options.strict && { brokerArgs: ['--strict'] }),
+        });
+  const broker =
+    options.broker || cluster
+      ? undefined
+      : await startBroker({ stateDir, port: 0, ...(options.strict && { strict: true }) });
   // Several URLs, comma-separated: the nodes of a broker cluster; devices fail over between them.
-  const addresses = options.broker?.split(',').map((url) => parseBrokerUrl(url.trim()));
+  const addresses =
+    cluster?.nodes.map(({ host, port }) => ({ host, port })) ??
+    options.broker?.split(',').map((url) => parseBrokerUrl(url.trim()));
   const address = addresses?.[0] ?? { host: '127.0.0.1', port: broker?.port ?? 0 };
   // Exit code 2, like `certfleet check`: the run cannot happen (unreachable, not TLS, not MQTT).
   const problem = options.broker ? await brokerProblem(stateDir, address, ca) : undefined;
@@ -174,13 +203,27 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
   // The broker's audit names the reasons a client cannot see: live from the embedded broker, else from the
   // audit file a `certfleet broker` on this state dir writes.
   const auditFile = resolve(layout.stateDir, 'audit.jsonl');
-  const explain = brokerAuditExplainer({ auditFile, ...(broker && { broker }) });
+  const explain = cluster
+    ? Object.assign(firstExplanation(...cluster.nodes.map((node) => auditFileExplainer(node.auditFile))), {
+        close: () => {},
+      })
+    : brokerAuditExplainer({ auditFile, ...(broker && { broker }) });
+  // Which node each device is on: the node id of a local cluster, the URL of a node of --broker a,b.
+  const nodeOf = cluster
+    ? (at: string) => cluster.nodes.find((node) => `${node.host}:${node.port}` === at)?.id ?? at
+    : addresses && addresses.length > 1
+      ? (at: string) => `mqtts://${at}`
+      : undefined;
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const brokerName = broker ? `${broker.url} (embedded broker)` : (options.broker as string);
+  const brokerName = cluster
+    ? clusterName(cluster)
+    : broker
+      ? `${broker.url} (embedded broker)`
+      : (options.broker as string);
   if (!options.json) {
     process.stderr.write(
       `running ${options.count} device(s) + ${rogues.length} rogue(s) against ${brokerName} for ${durationMs / 1000}s (Ctrl-C stops)\n`,
@@ -214,7 +257,7 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
       signal: abort.signal,
       ...(!options.json && { onEvents: printRejections }),
     });
-    const summary = summarize(brokerName, run.final, run.stopped, run.errors);
+    const summary = summarize(brokerName, run.final, run.stopped, run.errors, nodeOf);
     if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else process.stdout.write(`${formatSummary(summary)}\n`);
   } finally {
@@ -222,7 +265,32 @@ async function runDevices(stateDir: string, options: RunOptions): Promise<void> 
     process.off('SIGTERM', onSignal);
     explain.close();
     await broker?.close();
+    await cluster?.stop();
   }
+}
+
+function checkClusterOptions(options: RunOptions): void {
+  if (options.cluster !== undefined && options.broker !== undefined) {
+    throw new UserError(
+      'cannot use --cluster with --broker',
+      '--cluster starts brokers here, --broker points at brokers elsewhere',
+      'Drop one of them (several --broker URLs, comma-separated, are the nodes of a cluster running elsewhere).',
+    );
+  }
+  if (options.redis !== undefined && options.cluster === undefined) {
+    throw new UserError(
+      'cannot use --redis without --cluster',
+      'the embedded broker is one process and needs no Redis',
+      'Add --cluster N to start N broker nodes on that Redis.',
+    );
+  }
+}
+
+/** `a local cluster of 2 nodes (local-1 mqtts://127.0.0.1:40001, …) on redis://127.0.0.1:41234/0, started for this run` */
+function clusterName(cluster: LocalCluster): string {
+  const nodes = cluster.nodes.map((node) => `${node.id} ${node.url}`).join(', ');
+  const redis = `${cluster.redis}${cluster.ownRedis ? ', started for this run' : ''}`;
+  return `a local cluster of ${cluster.nodes.length} node(s) (${nodes}) on ${redis}`;
 }
 
 function printRejections(events: readonly DeviceEvent[]): void {

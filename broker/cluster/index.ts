@@ -3,3 +3,9 @@ export { type ClusterOptions, type ClusterParts, createClusterParts } from './cl
 export { defaultNodeId, validateNodeId } from './node-id.ts';
 export { parseRedisUrl } from './redis-url.ts';
 export { CrlRejected, verifyCrl, verifyCrlBundle } from './crl-signature.ts';
+export {
+  type LocalCluster,
+  type LocalNode,
+  startLocalCluster,
+  validateClusterSize,
+} from './local-cluster.ts';
