@@ -185,6 +185,28 @@ describe('external clients', () => {
   });
 });
 
+describe('a cluster of brokers', () => {
+  it('shows the node that accepted a device (from the audit record) in its detail line and the log', async () => {
+    const store = fleet(2);
+    const record = { ts: new Date().toISOString(), reason: 'OK', cn: 'sensor-001', clientId: 'sensor-001' };
+    store.applyAudit(
+      parseAuditRecord(JSON.stringify({ ...record, event: 'connection-accepted', node: 'local-2' })),
+    );
+    expect(store.devices.get('sensor-001')?.node).toBe('local-2');
+    // a refusal on another node says where it was decided, but is not where the device is
+    store.applyAudit(
+      parseAuditRecord(
+        JSON.stringify({ ...record, event: 'publish-denied', reason: 'PUBLISH_DENIED', node: 'local-1' }),
+      ),
+    );
+    expect(store.devices.get('sensor-001')?.node).toBe('local-2');
+    expect(store.devices.get('sensor-002')?.node).toBeUndefined();
+    const { app } = mountAt(store, 160, 45);
+    await waitForContent(app.lastFrame, /sensor-001 .*online · on local-2/);
+    await waitForContent(app.lastFrame, /publish-denied · sensor-001 .*@local-1/);
+  });
+});
+
 describe('every message is true', () => {
   const lastNote = (store: FleetStore) => plain(store.feedback?.text);
 

@@ -5,6 +5,7 @@ import { clock, formatReading, shortFingerprint } from '../format.ts';
 import { stateStyle } from '../status-style.ts';
 import type { DeviceView } from '../store/types.ts';
 import { Ladder } from './Ladder.tsx';
+import { NodeTag } from './NodeTag.tsx';
 
 export interface DetailPaneProps {
   readonly device?: DeviceView;
@@ -89,6 +90,7 @@ export function DetailPane({
           <Text bold>{device.id}</Text>
           {`  ${device.external ? 'external client' : device.rogue ? `rogue ${device.kind}` : device.kind}  `}
           <Text color={style.color}>{`${style.symbol} ${style.label}`}</Text>
+          <NodeTag node={device.node} />
           {device.revoked ? <Text color="red"> · certificate revoked</Text> : null}
           {hint ? <Text color="gray">{`   ${hint}`}</Text> : null}
         </Text>

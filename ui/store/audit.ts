@@ -21,7 +21,14 @@ export function summarizeAudit(record: AuditRecord): AuditSummary {
   const id = record.cn ?? record.clientId;
   const reason = record.reason === 'OK' ? undefined : record.reason;
   const words = reason && `${reason}: ${REASONS[reason]}`;
-  const parts = [record.event, id, record.topic, words, record.detail && `(${record.detail})`];
+  const parts = [
+    record.event,
+    id,
+    record.topic,
+    words,
+    record.detail && `(${record.detail})`,
+    record.node && `@${record.node}`, // the cluster node that decided
+  ];
   const at = Date.parse(record.ts);
   return {
     at: Number.isNaN(at) ? Date.now() : at,

@@ -116,7 +116,9 @@ export class FleetStore {
     const device = id === undefined ? undefined : this.devices.get(id);
     if (device) {
       const external = device.external ? this.externalPatch(device, summary.event, summary.reason) : {};
-      this.update(device, { ...external, recent: withRecent(device.recent, entry) });
+      // In a cluster: the node that accepted the session is where the device is now.
+      const node = summary.event === 'connection-accepted' && record.node ? { node: record.node } : {};
+      this.update(device, { ...external, ...node, recent: withRecent(device.recent, entry) });
     }
     this.changed();
   }

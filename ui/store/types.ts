@@ -45,6 +45,8 @@ export interface DeviceView {
   detail?: string;
   /** Set once the UI revoked this device's certificate. */
   revoked: boolean;
+  /** The broker cluster node that accepted its last session (from the audit record's `node`; absent: one broker). */
+  node?: string;
   /** Validity of the certificate the device last came online with (or rotated to), epoch ms. */
   certificate?: { notBefore: number; notAfter: number };
   lastReading?: Reading;
