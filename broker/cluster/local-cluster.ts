@@ -24,6 +24,8 @@ export interface LocalNode {
   readonly url: string;
   readonly auditFile: string;
   readonly child: ChildProcess;
+  /** Everything its ready line said (TLS versions, CA fingerprint…). */
+  readonly ready: Record<string, unknown>;
   /** The node's last lines on stderr. */
   lastWords(): string[];
 }
@@ -164,6 +166,7 @@ function startNode(
         url: ready.url ?? `mqtts://${host}:${ready.port}`,
         auditFile: ready.auditFile ?? '',
         child,
+        ready: ready as Record<string, unknown>,
         lastWords: () => [...stderrTail],
       });
     });

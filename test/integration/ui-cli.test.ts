@@ -35,4 +35,15 @@ describe('certfleet without a TTY', () => {
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('ERROR: unknown rogue kind: "bogus"');
   });
+
+  it.each([
+    [['--redis', 'redis://127.0.0.1:6379'], 'ERROR: cannot use --redis without --cluster'],
+    [['--cluster', '2', '--port', '8883'], 'ERROR: cannot use --port with --cluster'],
+    [['--cluster', '0'], '--cluster'],
+  ])('refuses %j before starting anything', (args, said) => {
+    const result = spawnSync(process.execPath, [CLI, 'ui', ...args], { encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(said);
+    expect(result.stderr).not.toMatch(/ at .*\.ts:\d+/); // a user mistake: no stack trace
+  });
 });

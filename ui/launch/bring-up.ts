@@ -12,7 +12,7 @@ import { Fleet } from '../../devices/fleet.ts';
 import { pkiLayout, showIdentity } from '../../pki/index.ts';
 import type { RogueKind } from '../../core/rogues.ts';
 import type { FleetStore } from '../store/fleet-store.ts';
-import { startBroker } from './broker-process.ts';
+import { startDashboardBroker } from './cluster-broker.ts';
 import type { CleanupStack } from './cleanup.ts';
 import { startDashboardClient } from './dashboard-client.ts';
 import { DEMO_FLEET } from './demo-fleet.ts';
@@ -37,6 +37,10 @@ export interface BringUpOptions {
   intervalMs?: number;
   /** The broker's port (0 or absent: any free port). */
   port?: number;
+  /** A local cluster of this many broker nodes instead of one broker (cluster-broker.ts). */
+  cluster?: number;
+  /** The cluster's Redis (absent: a redis-server of its own). */
+  redis?: string;
 }
 
 export class StartupInterrupted extends Error {}
@@ -48,9 +52,11 @@ export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
   };
 
   store.note('starting the broker…');
-  const broker = await startBroker({
+  const broker = await startDashboardBroker({
     stateDir,
     port: options.port,
+    cluster: options.cluster,
+    redis: options.redis,
     onLine: (line, stream) => {
       if (stream === 'stderr') store.note(`broker: ${line}`, 'warn');
     },
@@ -66,7 +72,8 @@ export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
     void appendFile(log, `${new Date().toISOString()} broker exited (${how})\n${words.join('\n')}\n`);
   });
   const pidFile = join(stateDir, PID_FILE);
-  await writeFile(pidFile, JSON.stringify({ dashboard: process.pid, broker: broker.child.pid }));
+  await writeFile(pidFile, JSON.stringify({ dashboard: process.pid, ...broker.pids }));
+  if (broker.description) store.note(`started ${broker.description}`);
   cleanup.add('pid file', () => rm(pidFile, { force: true }));
   const root = new X509Certificate(await readFile(pkiLayout(stateDir).rootCert));
   store.setBroker({
@@ -140,6 +147,7 @@ export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
     fleet,
     pki: rpcClient(pkiWorker),
     broker: { host: broker.host, port: broker.port, servername: 'localhost' },
+    ...(broker.nodes && { brokers: [...broker.nodes] }),
     intervalMs: options.intervalMs ?? DEMO_FLEET.intervalMs,
     publish: client.publish,
     quit: options.quit,

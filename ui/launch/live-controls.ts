@@ -17,6 +17,8 @@ export interface LiveControlsOptions {
   fleet: Fleet;
   pki: RpcClient;
   broker: BrokerAddress;
+  /** Every node of a local cluster, `broker` first: the devices are spread over them (devices/plan.ts). */
+  brokers?: BrokerAddress[];
   intervalMs: number;
   /** Publishes as the dashboard identity; resolves once the broker acknowledged it. */
   publish: (topic: string, payload: string) => Promise<void>;
@@ -118,6 +120,7 @@ export class LiveControls implements FleetControls {
     const plan: FleetPlan = {
       stateDir: this.options.stateDir,
       broker: this.options.broker,
+      ...(this.options.brokers && { brokers: this.options.brokers }),
       count: 0,
       intervalMs: this.options.intervalMs,
       ...(this.impostor && { impostorBroker: this.impostor }),

@@ -31,6 +31,9 @@ export interface DashboardOptions {
   intervalMs?: number;
   /** The broker's port (default: any free one). */
   port?: number;
+  /** A local cluster of this many broker nodes (with a redis-server of its own unless `redis` is given). */
+  cluster?: number;
+  redis?: string;
 }
 
 export async function runDashboard(stateDir: string, options: DashboardOptions = {}): Promise<void> {
