@@ -51,8 +51,13 @@ export interface UiBenchRun {
   inkRenderP50Ms: number;
   inkRenderP95Ms: number;
   bytesPerWrite: number;
+  /** The dashboard (UI) process. */
   rssMB: number;
   uiHeapMB: number;
+  /** The fleet host child process (devices, dashboard client, PKI), counted apart. */
+  fleetRssMB?: number;
+  /** Its CPU while the UI was idle, % of a core. */
+  idleFleetCpuPct?: number;
   load1: number;
 }
 
@@ -89,8 +94,12 @@ export async function benchUi(options: { quick: boolean; devices?: number }) {
     startup.onlineAtMeasurement = onlineOf(screen);
     startup.rejectedAtMeasurement = Number(/✗ rejected (\d+)/.exec(screen)?.[1] ?? 0);
     startup.load1AtOnline = loadAverage();
-    const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as { dashboard: number };
+    const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as {
+      dashboard: number;
+      fleet?: number;
+    };
     const pid = pids.dashboard;
+    const fleetPid = pids.fleet;
     let windows = 0;
     const mark = async (): Promise<UiTrace | undefined> => {
       process.kill(pid, 'SIGUSR2');
@@ -109,11 +118,17 @@ export async function benchUi(options: { quick: boolean; devices?: number }) {
       execFileSync('tmux', ['resize-window', '-t', tmux.name, '-x', String(columns), '-y', String(rows)]);
       await sleep(3000);
       await mark(); // the resize's own frames are left out
-      const idleFrom = { ui: threadCpuSeconds(pid), all: cpuSeconds(pid), at: Date.now() };
+      const idleFrom = {
+        ui: threadCpuSeconds(pid),
+        all: cpuSeconds(pid),
+        fleet: fleetPid ? cpuSeconds(fleetPid) : 0,
+        at: Date.now(),
+      };
       await sleep(options.quick ? 5000 : 10_000);
       const idleWall = (Date.now() - idleFrom.at) / 1000;
       const idleUi = (100 * (threadCpuSeconds(pid) - idleFrom.ui)) / idleWall;
       const idleAll = (100 * (cpuSeconds(pid) - idleFrom.all)) / idleWall;
+      const idleFleet = fleetPid ? (100 * (cpuSeconds(fleetPid) - idleFrom.fleet)) / idleWall : undefined;
       await mark();
       for (let i = 0; i < keyCount; i++) {
         tmux.keys(KEYS[i % KEYS.length] as string);
@@ -135,6 +150,7 @@ export async function benchUi(options: { quick: boolean; devices?: number }) {
         bytesPerWrite: trace.writes > 0 ? trace.bytesWritten / trace.writes : 0,
         rssMB: residentKiB(pid) / 1024,
         uiHeapMB: trace.uiHeapMB,
+        ...(fleetPid && { fleetRssMB: residentKiB(fleetPid) / 1024, idleFleetCpuPct: idleFleet }),
         load1: loadAverage(),
       });
     }
@@ -154,7 +170,7 @@ export async function benchUi(options: { quick: boolean; devices?: number }) {
     runs,
     captures,
     method:
-      'tmux; CA pre-made, device certificates issued during start-up; keys one per 333 ms, latency = stdin data → next stdout write in the dashboard process; idle = no keys, telemetry every 2 s per device; RSS = whole process (UI thread + fleet worker threads), uiHeapMB = the UI thread V8 heap',
+      'tmux; CA pre-made, device certificates issued during start-up; keys one per 333 ms, latency = stdin data → next stdout write in the dashboard process; idle = no keys, telemetry every 2 s per device; RSS = the dashboard (UI) process; the fleet host child process (devices, dashboard client, PKI) counted apart as fleetRssMB / idleFleetCpuPct; uiHeapMB = the UI thread V8 heap',
   };
 }
 

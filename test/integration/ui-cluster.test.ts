@@ -35,7 +35,7 @@ describe.skipIf(!hasTmux())('the dashboard on a local cluster', () => {
 
     await tmux.waitFor((s) => Number(/● online (\d+)/.exec(s)?.[1] ?? 0) >= 4, 150_000);
     const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as Record<string, number>;
-    expect(Object.keys(pids).sort()).toEqual(['broker', 'dashboard', 'local-2', 'redis']);
+    expect(Object.keys(pids).sort()).toEqual(['broker', 'dashboard', 'fleet', 'local-2', 'redis']);
     for (const pid of Object.values(pids)) expect(isAlive(pid)).toBe(true);
 
     // tracker-002 starts on the second node (devices/plan.ts spreads by number): its detail line says so.

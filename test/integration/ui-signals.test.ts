@@ -26,7 +26,7 @@ afterAll(async () => {
 
 async function startDashboard(
   name: string,
-): Promise<{ tmux: TmuxSession; pids: { dashboard: number; broker: number } }> {
+): Promise<{ tmux: TmuxSession; pids: { dashboard: number; broker: number; fleet: number } }> {
   const script = join(scriptDir, `${name}.sh`);
   await writeFile(
     script,
@@ -39,7 +39,10 @@ async function startDashboard(
   const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as {
     dashboard: number;
     broker: number;
+    /** The fleet host: the devices, the dashboard's own client and the PKI worker. */
+    fleet: number;
   };
+  expect(isAlive(pids.fleet)).toBe(true);
   return { tmux, pids };
 }
 
@@ -54,17 +57,28 @@ describe.skipIf(!hasTmux())('dashboard signals', () => {
     process.kill(pids.dashboard, 'SIGTERM');
     const screen = await tmux.waitFor(/DASHBOARD EXITED: \d+/, 30_000);
     expect(screen).toContain('certfleet: stopped the broker');
-    await waitUntilGone([pids.dashboard, pids.broker], 10_000);
+    await waitUntilGone([pids.dashboard, pids.broker, pids.fleet], 10_000);
     expect(isAlive(pids.dashboard)).toBe(false);
     expect(isAlive(pids.broker)).toBe(false);
+    expect(isAlive(pids.fleet)).toBe(false);
     expect(processesMatching(stateDir)).toEqual([]);
   }, 240_000);
 
   it('closing the terminal (SIGHUP) leaves no process behind', async () => {
     const { tmux, pids } = await startDashboard('certfleet-sighup');
     tmux.kill();
-    await waitUntilGone([pids.dashboard, pids.broker], 20_000);
+    await waitUntilGone([pids.dashboard, pids.broker, pids.fleet], 20_000);
     expect(isAlive(pids.dashboard)).toBe(false);
+    expect(isAlive(pids.broker)).toBe(false);
+    expect(isAlive(pids.fleet)).toBe(false);
+    expect(processesMatching(stateDir)).toEqual([]);
+  }, 240_000);
+
+  it('a dashboard killed with SIGKILL leaves no fleet host and no broker behind (their lifelines close)', async () => {
+    const { pids } = await startDashboard('certfleet-sigkill');
+    process.kill(pids.dashboard, 'SIGKILL');
+    await waitUntilGone([pids.dashboard, pids.broker, pids.fleet], 20_000);
+    expect(isAlive(pids.fleet)).toBe(false);
     expect(isAlive(pids.broker)).toBe(false);
     expect(processesMatching(stateDir)).toEqual([]);
   }, 240_000);

@@ -1,29 +1,22 @@
 /**
- * Everything behind the dashboard, started while it already shows: the broker as a child process, the dashboard's
- * own mTLS client (worker thread), the PKI worker, and the fleet with its demo devices. Each piece registers its stop
- * with the cleanup stack the moment it exists; progress goes to the dashboard's log.
+ * Everything behind the dashboard, started while it already shows: the broker and the fleet host (the dashboard's own
+ * mTLS client, the PKI worker and the devices' worker threads) as child processes, then the demo fleet. Each piece
+ * registers its stop with the cleanup stack the moment it exists; progress goes to the dashboard's log.
  */
 import { X509Certificate } from 'node:crypto';
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AUDIT_TOPIC, parseAuditRecord } from '../../core/audit.ts';
-import { AuditExplainer, auditFileExplainer, firstExplanation } from '../../devices/explain.ts';
-import { Fleet } from '../../devices/fleet.ts';
-import { pkiLayout, showIdentity } from '../../pki/index.ts';
+import { pkiLayout } from '../../pki/index.ts';
 import type { RogueKind } from '../../core/rogues.ts';
+import type { FleetControls } from '../controls.ts';
 import type { FleetStore } from '../store/fleet-store.ts';
-import { startDashboardBroker } from './cluster-broker.ts';
 import type { CleanupStack } from './cleanup.ts';
-import { startDashboardClient } from './dashboard-client.ts';
-import { DEMO_FLEET } from './demo-fleet.ts';
-import { LiveControls } from './live-controls.ts';
-import { startTsWorker } from './ts-worker.ts';
-import { rpcClient } from './worker-rpc.ts';
+import { startDashboardBroker } from './cluster-broker.ts';
+import type { HostMessage } from './fleet-host.ts';
+import { startFleetHost } from './fleet-host-process.ts';
 
 /** Where the dashboard records the processes it started, so tests (and people) can check none outlives it. */
 export const PID_FILE = 'dashboard.pids.json';
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export interface BringUpOptions {
   stateDir: string;
@@ -45,13 +38,20 @@ export interface BringUpOptions {
 
 export class StartupInterrupted extends Error {}
 
-export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
+export async function bringUp(options: BringUpOptions): Promise<FleetControls> {
   const { stateDir, store, cleanup } = options;
   const checkpoint = () => {
     if (options.quitting()) throw new StartupInterrupted();
   };
 
   store.note('starting the broker…');
+  // Everything but the broker (the dashboard's own mTLS client, the PKI, the devices) runs in the fleet host, a child
+  // process: this process keeps only the screen and its view model. It loads its modules while the broker starts.
+  const hostStarting = startFleetHost(stateDir, (message) => apply(store, message));
+  hostStarting.then(
+    (host) => cleanup.add('fleet host', () => host.stop()),
+    () => undefined,
+  );
   const broker = await startDashboardBroker({
     stateDir,
     port: options.port,
@@ -85,81 +85,50 @@ export async function bringUp(options: BringUpOptions): Promise<LiveControls> {
   });
   checkpoint();
 
-  // The dashboard's own client: it reads the audit feed, and devices start only once it does, so the broker's
-  // record of a first refusal is not missed.
-  store.note('connecting the dashboard to the broker (mTLS, CN dashboard)…');
-  const explainer = new AuditExplainer();
-  let auditReady: () => void = () => {};
-  const subscribed = new Promise<void>((resolve) => {
-    auditReady = resolve;
+  const host = await hostStarting;
+  host.child.once('exit', (code, signal) => {
+    if (options.quitting()) return;
+    const words = host.lastWords();
+    store.note(
+      `the fleet host stopped unexpectedly (${signal ?? `code ${code}`})${words.length ? `: ${words.at(-1)}` : ''}`,
+      'error',
+    );
   });
-  const dashboard = await showIdentity(stateDir, 'dashboard');
-  const client = startDashboardClient(
-    {
-      host: broker.host,
-      port: broker.port,
-      chain: dashboard.paths.chain,
-      key: dashboard.paths.key,
-      ca: dashboard.paths.ca,
-      topics: [AUDIT_TOPIC, 'devices/+/replies'],
-    },
-    (message) => {
-      if (message.type === 'status') {
-        if (message.subscribed) {
-          store.note('dashboard connected to the broker over mTLS (CN dashboard), reading the audit feed');
-          auditReady();
-        } else if (message.detail) store.note(`dashboard client: ${message.detail}`, 'warn');
-        return;
-      }
-      if (message.type !== 'messages') return;
-      for (const { topic, payload } of message.batch) {
-        if (topic === AUDIT_TOPIC) {
-          const record = parseAuditRecord(payload);
-          explainer.observe(record);
-          store.applyAudit(record);
-        } else store.applyReply(topic, payload);
-      }
-    },
-  );
-  cleanup.add('dashboard client', () => client.stop());
-  const late = await Promise.race([subscribed.then(() => false), delay(15_000).then(() => true)]);
-  if (late) store.note('the dashboard has not reached the audit feed yet; starting the fleet anyway', 'warn');
+  await writeFile(pidFile, JSON.stringify({ dashboard: process.pid, ...broker.pids, fleet: host.child.pid }));
   checkpoint();
-
-  const pkiWorker = startTsWorker(new URL('./pki-worker.ts', import.meta.url));
-  cleanup.add('pki worker', () => pkiWorker.terminate());
   const auditFile =
     typeof broker.ready.auditFile === 'string' ? broker.ready.auditFile : join(stateDir, 'audit.jsonl');
-  const fleet = new Fleet({
-    stateDir,
-    // The audit feed first; the audit file if the feed missed the record (QoS 0 under load).
-    explain: firstExplanation(explainer.explain, auditFileExplainer(auditFile, { waitMs: 0 })),
-  });
-  cleanup.add('fleet', () => fleet.stop());
-  fleet.subscribe((events) => {
-    for (const event of events) {
-      if (event.type === 'error' && event.id === '*') store.note(`fleet: ${event.message}`, 'error');
-      else store.applyDeviceEvent(event);
-    }
-  });
-  const controls = new LiveControls({
-    stateDir,
-    fleet,
-    pki: rpcClient(pkiWorker),
-    broker: { host: broker.host, port: broker.port, servername: 'localhost' },
-    ...(broker.nodes && { brokers: [...broker.nodes] }),
-    intervalMs: options.intervalMs ?? DEMO_FLEET.intervalMs,
-    publish: client.publish,
-    quit: options.quit,
-  });
-  // Certificates for the demo fleet are issued in the PKI worker.
-  const sensors = options.sensors ?? DEMO_FLEET.sensors;
-  store.note(`issuing certificates for ${sensors} sensors and starting the demo fleet…`);
-  const planned = performance.now();
-  const ids = await controls.start(sensors, DEMO_FLEET.profiles, options.rogues ?? DEMO_FLEET.rogues);
-  const seconds = ((performance.now() - planned) / 1000).toFixed(1);
-  store.note(
-    `started ${ids.length} devices (their certificates were ready in ${seconds} s): select one to see its handshake`,
-  );
-  return controls;
+  await host
+    .start({
+      stateDir,
+      broker: { host: broker.host, port: broker.port, servername: 'localhost' },
+      ...(broker.nodes && { brokers: [...broker.nodes] }),
+      auditFile,
+      ...(options.sensors !== undefined && { sensors: options.sensors }),
+      ...(options.rogues && { rogues: options.rogues }),
+      ...(options.intervalMs !== undefined && { intervalMs: options.intervalMs }),
+    })
+    .catch((error: unknown) => {
+      checkpoint(); // a quit in the middle stopped the host: not a failure
+      throw error;
+    });
+  return host.controls(options.quit);
+}
+
+/** What the fleet host pushes, into the view model. */
+function apply(store: FleetStore, message: HostMessage): void {
+  switch (message.type) {
+    case 'events':
+      for (const event of message.events) store.applyDeviceEvent(event);
+      break;
+    case 'audit':
+      for (const record of message.records) store.applyAudit(record);
+      break;
+    case 'replies':
+      for (const { topic, payload } of message.batch) store.applyReply(topic, payload);
+      break;
+    case 'note':
+      store.note(message.text, message.level);
+      break;
+  }
 }

@@ -25,6 +25,10 @@ export interface LiveControlsOptions {
   quit: () => Promise<void>;
 }
 
+/** Sensors in the first certificate batch (small: the first devices connect early), then in each later one. */
+const FIRST_BATCH = 100;
+const BATCH = 300;
+
 export class LiveControls implements FleetControls {
   private nextNumber = 1;
   /**
@@ -37,12 +41,32 @@ export class LiveControls implements FleetControls {
 
   constructor(private readonly options: LiveControlsOptions) {}
 
-  /** Plans and starts the demo fleet: `sensors` sensors cycling through the profiles, plus the given rogues. */
+  /**
+   * Plans and starts the demo fleet: `sensors` sensors cycling through the profiles, plus the given rogues. The
+   * certificates are issued in batches (the PKI's bulk path), and each batch's devices start connecting while the
+   * next one is issued: a thousand new devices do not wait for the last certificate.
+   */
   async start(sensors: number, profiles: DeviceProfile[], rogues: RogueKind[]): Promise<string[]> {
-    const specs = await this.plan({ count: sensors, profiles, rogues });
+    const first = this.nextNumber;
     this.nextNumber += sensors;
     this.numberedKinds.push(...rogues.filter(isNumbered));
-    return this.launch(specs);
+    const ids: string[] = [];
+    let done = 0;
+    do {
+      const count = Math.min(sensors - done, done === 0 ? FIRST_BATCH : BATCH);
+      // The profiles keep cycling across batches as they would in one plan.
+      const turn = done % Math.max(1, profiles.length);
+      const specs = await this.plan({
+        count,
+        profiles: [...profiles.slice(turn), ...profiles.slice(0, turn)],
+        firstNumber: first + done,
+        // Rogues with the first batch: a behaviour rogue's victim is the plan's first sensor, as in one plan.
+        ...(done === 0 && { rogues }),
+      });
+      ids.push(...this.launch(specs));
+      done += count;
+    } while (done < sensors);
+    return ids;
   }
 
   async addDevices(profile: DeviceProfile, count: number): Promise<string[]> {

@@ -1,7 +1,7 @@
 /**
  * `certfleet` on a terminal: the PKI on first run (with progress on the console), then the dashboard at once, while
- * the broker (child process), the dashboard's mTLS client and the PKI (worker threads) and a small mixed demo fleet
- * start behind it. Quitting (q, Ctrl-C, SIGTERM, SIGHUP) restores the terminal and stops every child process and
+ * the broker and the fleet host (child processes: the devices, the dashboard's mTLS client and the PKI worker) and a
+ * small mixed demo fleet start behind it. Quitting (q, Ctrl-C, SIGTERM, SIGHUP) restores the terminal and stops every child process and
  * worker; so does a failure, which is then reported.
  */
 import { UserError } from '../../core/user-error.ts';
