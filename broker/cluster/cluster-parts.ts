@@ -17,6 +17,7 @@ import { CrlShare, type CrlShareHooks } from './crl-share.ts';
 import { PolicyShare, type PolicyShareHooks } from './policy-share.ts';
 import { defaultNodeId, validateNodeId } from './node-id.ts';
 import { RedisLink, settle } from './redis-link.ts';
+import { resyncSubscriptions } from './subscription-resync.ts';
 import { parseRedisUrl } from './redis-url.ts';
 
 export interface ClusterOptions {
@@ -143,14 +144,24 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
         }),
       );
       link.on('attached', () => {
-        brokerHooks.audit({
-          event: 'cluster-attached',
-          reason: 'OK',
-          detail: `Redis ${target.display} is back`,
-        });
-        // Announcements made while this node was away were lost: read what the store holds now.
+        // Announcements made while this node was away were lost (pub/sub does not queue): read what the store holds
+        // now — the CRL, the policy, and every persistent subscription (subscription-resync.ts).
         share?.catchUp().catch((error: Error) => brokerHooks.warn(error));
         policyShare?.catchUp().catch((error: Error) => brokerHooks.warn(error));
+        void resyncSubscriptions(persistence, link.db).then(
+          (sessions) =>
+            brokerHooks.audit({
+              event: 'cluster-attached',
+              reason: 'OK',
+              detail: `Redis ${target.display} is back; re-read the subscriptions of ${sessions} persistent session(s)`,
+            }),
+          (error: Error) =>
+            brokerHooks.audit({
+              event: 'cluster-attached',
+              reason: 'OK',
+              detail: `Redis ${target.display} is back; could not re-read the persistent subscriptions: ${error.message}`,
+            }),
+        );
       });
       share = new CrlShare(link.db, link.control, nodeId, brokerHooks);
       await share.start();
