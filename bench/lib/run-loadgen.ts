@@ -13,6 +13,8 @@ import { REPO } from './brokers.ts';
 export interface LoadgenMarks {
   onMeasuring?: () => void;
   onMeasured?: () => void;
+  /** Any other event line (e.g. the hold generator's `stage`). */
+  onEvent?: (message: { event: string } & Record<string, unknown>) => void;
 }
 
 export async function runLoadgen<T>(name: string, params: unknown, marks: LoadgenMarks = {}): Promise<T> {
@@ -34,6 +36,7 @@ export async function runLoadgen<T>(name: string, params: unknown, marks: Loadge
     if (message.event === 'measuring') marks.onMeasuring?.();
     else if (message.event === 'measured') marks.onMeasured?.();
     else if (message.event === 'result') result = message as T;
+    else marks.onEvent?.(message as { event: string } & Record<string, unknown>);
   });
   const code = await new Promise<number | null>((done) => child.once('close', (exitCode) => done(exitCode)));
   if (code !== 0 || result === undefined) throw new Error(`load generator ${name} failed (exit ${code})`);

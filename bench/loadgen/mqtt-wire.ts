@@ -42,6 +42,40 @@ export function connectPacket(clientId: string, keepaliveSeconds = 60): Buffer {
   return packet(0x10, variable, utf8String(clientId)); // [MQTT-3.1.2-2] level 4, clean session
 }
 
+/** CONNECT (3.1.1, clean session) with a retained QoS 1 last will, as a device sends it. */
+export function willConnectPacket(
+  clientId: string,
+  keepaliveSeconds: number,
+  will: { topic: string; payload: string },
+): Buffer {
+  // flags: clean session 0x02, will 0x04, will QoS 1 0x08, will retain 0x20
+  const variable = Buffer.from([
+    0,
+    4,
+    0x4d,
+    0x51,
+    0x54,
+    0x54,
+    4,
+    0x2e,
+    keepaliveSeconds >> 8,
+    keepaliveSeconds & 0xff,
+  ]);
+  return packet(0x10, variable, utf8String(clientId), utf8String(will.topic), utf8String(will.payload));
+}
+
+/** One PUBLISH built at once (not the hot loop's template). */
+export function publishPacket(
+  topic: string,
+  payload: string,
+  options: { qos: 0 | 1; retain: boolean; packetId: number },
+): Buffer {
+  const id =
+    options.qos > 0 ? Buffer.from([options.packetId >> 8, options.packetId & 0xff]) : Buffer.alloc(0);
+  const first = 0x30 | (options.qos << 1) | (options.retain ? 1 : 0);
+  return packet(first, utf8String(topic), id, Buffer.from(payload, 'utf8'));
+}
+
 export function subscribePacket(packetId: number, filter: string, qos: 0 | 1): Buffer {
   return packet(0x82, Buffer.from([packetId >> 8, packetId & 0xff]), utf8String(filter), Buffer.from([qos]));
 }

@@ -1,0 +1,106 @@
+/**
+ * Suite `memory`: what one held connection costs the server, at 1,000 and 3,000 connections — certfleet next to
+ * Mosquitto and to the bare `node:tls` reference (bench/servers/bare-tls.ts: Node + OpenSSL with no broker), all
+ * measured in the same run. Each connection is an idle device session (bench/loadgen/hold.ts: own identity, last
+ * will, command subscription, retained status), made by a light load generator rather than the simulator, so only
+ * the server side is measured. Memory per connection = (server RSS − its RSS before any connection) / connections;
+ * the marginal figure counts only the connections added since the previous stage (free of fixed costs).
+ * Each repetition starts a fresh server; the order alternates; tables show medians.
+ */
+import type { HoldParams, HoldResult } from './loadgen/hold.ts';
+import { benchPki } from './lib/bench-pki.ts';
+import { type BrokerName, startBrokerByName } from './lib/brokers.ts';
+import { alternatingOrder, medianOf } from './lib/compare.ts';
+import { loadAverage, residentKiB } from './lib/process-stats.ts';
+import { runLoadgen } from './lib/run-loadgen.ts';
+import { ratio } from './lib/stats.ts';
+
+export interface MemorySample {
+  broker: BrokerName;
+  connections: number;
+  kiBPerConnection: number;
+  marginalKiBPerConnection: number;
+  rssMiB: number;
+  load1: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function benchMemory(options: { quick: boolean; brokers?: BrokerName[]; stages?: number[] }) {
+  const { quick } = options;
+  const repetitions = quick ? 1 : 2;
+  const stages = options.stages ?? (quick ? [200, 600] : [1_000, 3_000]);
+  const names = options.brokers ?? (['certfleet', 'mosquitto', 'bare-tls'] as BrokerName[]);
+  const pki = await benchPki({ ec: stages.at(-1)!, rsa: 16 });
+  const samples: MemorySample[] = [];
+  const failures: Record<string, unknown>[] = [];
+  for (let repetition = 0; repetition < repetitions; repetition++) {
+    for (const name of alternatingOrder(names, repetition)) {
+      const broker = await startBrokerByName(pki.stateDir, name);
+      try {
+        await sleep(1_000);
+        const base = residentKiB(broker.pid);
+        let previous = { connections: 0, rss: base };
+        const params: HoldParams = {
+          port: broker.port,
+          ca: pki.ca,
+          identities: pki.ec.slice(0, stages.at(-1)),
+          stages,
+          concurrency: 16,
+          settleMs: quick ? 1_000 : 3_000,
+          probe: name === 'bare-tls' ? 'connack' : broker.probe,
+        };
+        const result = await runLoadgen<HoldResult>('hold', params, {
+          onEvent: (message) => {
+            if (message.event !== 'stage') return;
+            const connections = message.connections as number;
+            const rss = residentKiB(broker.pid);
+            samples.push({
+              broker: name,
+              connections,
+              kiBPerConnection: (rss - base) / Math.max(1, connections),
+              marginalKiBPerConnection:
+                (rss - previous.rss) / Math.max(1, connections - previous.connections),
+              rssMiB: rss / 1024,
+              load1: loadAverage(),
+            });
+            previous = { connections, rss };
+          },
+        });
+        if (result.failures > 0) failures.push({ broker: name, repetition, ...result });
+      } finally {
+        await broker.stop();
+      }
+    }
+  }
+  const runs = stages.flatMap((count) =>
+    names.map((name) =>
+      medianOf(samples.filter((s) => s.broker === name && Math.abs(s.connections - count) <= count * 0.01)),
+    ),
+  );
+  const pick = (name: BrokerName, count: number, field: keyof MemorySample) =>
+    Number(runs.find((r) => r.broker === name && Math.abs(r.connections - count) <= count * 0.01)?.[field]);
+  const ratios = Object.fromEntries(
+    stages.flatMap((count) => [
+      [
+        `${count}: certfleet/mosquitto KiB per connection`,
+        ratio(pick('certfleet', count, 'kiBPerConnection'), pick('mosquitto', count, 'kiBPerConnection')),
+      ],
+      [
+        `${count}: certfleet/bare node:tls KiB per connection`,
+        ratio(pick('certfleet', count, 'kiBPerConnection'), pick('bare-tls', count, 'kiBPerConnection')),
+      ],
+    ]),
+  );
+  return {
+    runs,
+    ratios,
+    failures,
+    method: {
+      repetitions,
+      stages,
+      note: 'idle device sessions from bench/loadgen/hold.ts (EC identities, will, subscription, retained status); fresh server per repetition; medians over alternating runs',
+    },
+    samples,
+  };
+}
