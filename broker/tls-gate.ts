@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AuditRecord } from './audit-record.ts';
 import type { ConnectionInfo } from './authorization.ts';
 import type { BrokerLimits } from './limits.ts';
-import { commonNameOf, summarizeCertificate } from './peer-certificate.ts';
+import { commonNameOf, summarizeCertificate, summarizeVerifiedPeer } from './peer-certificate.ts';
 import { answerRefusedConnect } from './refused-connect.ts';
 import { verificationRefusal } from './tls-refusal.ts';
 
@@ -31,11 +31,14 @@ export function gateConnection(socket: TLSSocket, context: GateContext): void {
   const connection = context.nextConnection();
   const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
   socket.on('error', () => {}); // reported through aedes or the refusal path; never crash the broker
-  const x509 = socket.getPeerX509Certificate();
-  const cert = x509 ? summarizeCertificate(x509) : undefined;
   const tls = socket.getProtocol() ?? '';
+  // A verified peer (nearly every connection) is read without copying its certificate; refusals take the exact,
+  // slower path below, which the diagnosis needs anyway.
+  const verified = socket.authorized ? summarizeVerifiedPeer(socket, context.issuers) : null;
+  const x509 = verified ? undefined : socket.getPeerX509Certificate();
+  const cert = verified?.cert ?? (x509 ? summarizeCertificate(x509) : undefined);
   if (socket.authorized && cert) {
-    const cn = commonNameOf(socket, x509);
+    const cn = verified ? verified.cn : commonNameOf(socket, x509);
     if (cn !== null && !context.identityRate(cn)) {
       socket.destroy();
       const rate = context.limits.connectionRatePerIdentity;
