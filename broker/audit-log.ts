@@ -16,9 +16,12 @@ export class AuditLog {
     this.fd = openSync(path, 'a', 0o600);
   }
 
-  append(record: AuditRecord): void {
-    if (this.fd === null) return; // closed: the broker is gone, nothing left to decide
-    writeSync(this.fd, `${JSON.stringify(record)}\n`);
+  /** Writes the record; returns its JSON (without the newline), so the audit feed publishes the same text. */
+  append(record: AuditRecord): string {
+    const json = JSON.stringify(record);
+    // closed: the broker is gone, nothing left to decide
+    if (this.fd !== null) writeSync(this.fd, `${json}\n`);
+    return json;
   }
 
   close(): void {

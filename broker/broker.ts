@@ -109,10 +109,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       ...(node && { node }),
       ...sanitizeRecord(partial),
     } as AuditRecord;
-    auditLog.append(record); // in the file before anyone hears of it
+    const json = auditLog.append(record); // in the file before anyone hears of it
     events.emit('audit', record);
     if (aedes && !aedes.closed) {
-      const payload = Buffer.from(JSON.stringify(record));
+      const payload = Buffer.from(json);
       aedes.publish(
         { cmd: 'publish', topic: AUDIT_TOPIC, payload, qos: 0, retain: false, dup: false },
         () => {},
