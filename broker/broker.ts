@@ -31,6 +31,7 @@ import { guardEmitter } from './emitter-guard.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { aggregateRefusals } from './refusal-aggregate.ts';
 import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts';
+import { coalesceWrites } from './write-coalescing.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
 import { limitSessions } from './session-limits.ts';
 import { sanitizeRecord } from './untrusted-text.ts';
@@ -250,6 +251,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         infos.set(verified, info);
         verified.once('close', () => sessionRecords.closed(info));
         raiseWriteHighWaterMark(verified, limits.maxOutboundBuffer);
+        coalesceWrites(verified);
         guardPacketSize(verified, limits.maxPacketSize, (detail) => {
           const session = [...sessions.values()].find((s) => s.info === info);
           if (session) {
