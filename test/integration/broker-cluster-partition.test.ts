@@ -5,7 +5,6 @@
  * that session while it is offline are queued, and delivered when it returns: none lost.
  */
 import { rm, cp } from 'node:fs/promises';
-import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePki, type PkiFixture, runCleanups } from '../helpers/broker-fixture.ts';
 import { connectTo, startNode, type TestNode } from '../helpers/cluster-nodes.ts';
@@ -61,8 +60,7 @@ describe('a node partitioned from Redis', () => {
     );
 
     const received = new Set<string>();
-    let resumed: MqttClient | undefined;
-    resumed = await connectTo(nodeA.port, stateA, 'sensor-001', persistent, cleanups, (client) =>
+    const resumed = await connectTo(nodeA.port, stateA, 'sensor-001', persistent, cleanups, (client) =>
       client.on('message', (_topic, payload) => received.add(payload.toString())),
     );
     const deadline = Date.now() + 20_000;
