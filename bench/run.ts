@@ -10,7 +10,9 @@ import { describeMachine } from './machine.ts';
 import { benchCluster } from './cluster.ts';
 import { benchConnectionRate } from './connection-rate.ts';
 import { benchFleetCompare } from './fleet-compare.ts';
+import { benchMemory } from './memory.ts';
 import { benchPkiIssuance } from './pki-issuance.ts';
+import { benchScale } from './scale.ts';
 import { benchThroughput } from './throughput.ts';
 import { benchUi } from './ui-responsiveness.ts';
 
@@ -20,10 +22,15 @@ export const SUITES: Record<string, Suite> = {
   connect: benchConnectionRate,
   throughput: benchThroughput,
   fleet: benchFleetCompare,
+  memory: benchMemory,
   pki: benchPkiIssuance,
   ui: benchUi,
   cluster: benchCluster,
+  scale: benchScale,
 };
+
+/** Suites that take most of the machine for minutes: run only when named. */
+const NAMED_ONLY = new Set(['scale']);
 
 function printResult(name: string, result: unknown): void {
   process.stdout.write(`\n== ${name} ==\n`);
@@ -44,7 +51,7 @@ function printResult(name: string, result: unknown): void {
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--help')) {
     process.stdout.write(
-      `usage: npm run bench [-- <suite…>] [--quick]\nsuites: ${Object.keys(SUITES).join(', ')}\n`,
+      `usage: npm run bench [-- <suite…>] [--quick]\nsuites: ${Object.keys(SUITES).join(', ')} (${[...NAMED_ONLY].join(', ')} only when named)\n`,
     );
     return;
   }
@@ -58,7 +65,8 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const names = requested.length > 0 ? requested : Object.keys(SUITES);
+  const names =
+    requested.length > 0 ? requested : Object.keys(SUITES).filter((name) => !NAMED_ONLY.has(name));
   const machine: Record<string, string | number> = {
     ...describeMachine(),
     mosquitto: mosquittoVersion(),
