@@ -2,12 +2,13 @@
  * The dashboard's frame cost in-process, without a terminal: App over a synthetic fleet of N devices rendered by
  * Ink into a fake TTY of a given size; each key is timed from stdin to Ink's write. Isolates the UI's own cost from
  * the machine's load and the fleet's (what `npm run bench -- ui` measures end to end). For profiling:
- *   node --cpu-prof --import tsx bench/lib/ui-frame-cost.tsx 160 45 1000
+ *   NODE_ENV=production node --cpu-prof --import tsx bench/lib/ui-frame-cost.tsx 160 45 1000 [--no-row-cache]
  */
 import { EventEmitter } from 'node:events';
 import { render } from 'ink';
 import { createElement } from 'react';
 import { App } from '../../ui/App.tsx';
+import { installRowCache } from '../../ui/ink-row-cache.ts';
 import type { FleetControls } from '../../ui/controls.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
 
@@ -158,6 +159,12 @@ export async function frameCost(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [columns = 160, rows = 45, devices = 1000] = process.argv.slice(2).map(Number);
+  // As the dashboard runs (run it with NODE_ENV=production, as the dashboard sets it, for React's production build):
+  // Ink's output through the row cache (--no-row-cache: without).
+  if (!process.argv.includes('--no-row-cache')) await installRowCache();
+  const [columns = 160, rows = 45, devices = 1000] = process.argv
+    .slice(2)
+    .filter((arg) => !arg.startsWith('--'))
+    .map(Number);
   console.log(await frameCost(columns, rows, devices, 60, process.argv.includes('--incremental')));
 }
