@@ -88,4 +88,48 @@ describe('a cluster whose Redis restarts', () => {
     expect(acknowledged).toHaveLength(300);
     expect(acknowledged.filter((p) => !received.has(p))).toEqual([]);
   }, 120_000);
+
+  it('a SUBSCRIBE made while Redis is gone is granted when it returns and holds on every node', async () => {
+    const persistent = { clean: false, reconnectPeriod: 0 };
+    const device = await connectTo(nodeA.port, pki.stateDir, 'sensor-002', persistent, cleanups);
+    const haltedAt = new Date().toISOString();
+    await redis.halt('SIGTERM');
+    for (const node of [nodeA, nodeB])
+      await node.waitForAudit(
+        (r) => r.event === 'cluster-detached' && r.ts >= haltedAt,
+        `${node.id} detached`,
+      );
+    const subscribed = device.subscribeAsync('devices/sensor-002/commands/#', { qos: 1 }); // waits for Redis
+    await redis.resume();
+    for (const node of [nodeA, nodeB]) {
+      const back = await node.waitForAudit(
+        (r) => r.event === 'cluster-attached' && r.ts >= haltedAt,
+        `${node.id} back on Redis`,
+      );
+      expect(back.detail).toMatch(/re-read the subscriptions of \d+ persistent session/);
+    }
+    const granted = await Promise.race([
+      subscribed,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no SUBACK 15 s after Redis returned')), 15_000),
+      ),
+    ]);
+    expect(granted[0]).toMatchObject({ topic: 'devices/sensor-002/commands/#', qos: 1 });
+    await device.endAsync();
+
+    // Published through the other node while the session is offline: queued there, delivered when it returns.
+    const sender = await connectTo(nodeB.port, pki.stateDir, 'dashboard', { reconnectPeriod: 0 }, cleanups);
+    const commands = Array.from({ length: 100 }, (_, i) => `command-${i}`);
+    await Promise.all(
+      commands.map((c) => sender.publishAsync('devices/sensor-002/commands/set', c, { qos: 1 })),
+    );
+    const received = new Set<string>();
+    await connectTo(nodeA.port, pki.stateDir, 'sensor-002', persistent, cleanups, (client) =>
+      client.on('message', (_t, payload) => received.add(payload.toString())),
+    );
+    const deadline = Date.now() + 20_000;
+    while (received.size < commands.length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(commands.filter((c) => !received.has(c))).toEqual([]);
+  }, 120_000);
 });
