@@ -1,5 +1,9 @@
-import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { sign, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import { derToPem, randomSerialHex, wrapDer } from './der-bytes.ts';
+import { keyIdentifierOfSpkiBytes } from './key-id.ts';
+
+export { derToPem, randomSerialHex, wrapDer };
 
 /**
  * Small DER helpers over node-forge's ASN.1 layer. forge works on "binary strings"; these convert at the edges
@@ -39,11 +43,6 @@ export function pemToDer(pem: string): Buffer {
   const body = /-----BEGIN [A-Z0-9 ]+-----([\s\S]*?)-----END [A-Z0-9 ]+-----/.exec(pem);
   if (!body) throw new Error('no PEM block found');
   return Buffer.from(body[1]!.replace(/\s+/g, ''), 'base64');
-}
-
-export function derToPem(der: Buffer, label: string): string {
-  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 export function seq(children: Asn1[]): Asn1 {
@@ -96,18 +95,6 @@ export function signDer(hash: HashName, data: Buffer, key: KeyObject): Promise<B
   });
 }
 
-/** Encodes already-encoded DER children under one tag (0x30 SEQUENCE, 0xa3 [3] EXPLICIT…), definite length. */
-export function wrapDer(tag: number, children: Buffer[]): Buffer {
-  const length = children.reduce((sum, child) => sum + child.length, 0);
-  const lengthBytes: number[] = [];
-  if (length < 0x80) lengthBytes.push(length);
-  else {
-    for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) lengthBytes.unshift(rest & 0xff);
-    lengthBytes.unshift(0x80 | lengthBytes.length);
-  }
-  return Buffer.concat([Buffer.from([tag, ...lengthBytes]), ...children]);
-}
-
 /** Wraps a signed TBS structure (certificate or CRL) as SEQUENCE { tbs, algorithm, BIT STRING signature }. */
 export async function signStructure(tbs: Asn1 | Buffer, key: KeyObject, hash: HashName): Promise<Buffer> {
   const tbsDer = Buffer.isBuffer(tbs) ? tbs : toDer(tbs);
@@ -127,18 +114,7 @@ export function spkiDer(publicKey: KeyObject): Buffer {
   return der;
 }
 
-/** RFC 5280 4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING's bytes. */
-export function keyIdentifierOfSpki(spki: Buffer): Buffer {
-  // Not decoded further: forge would otherwise parse an RSA key's BIT STRING as ASN.1 and leave no bytes to hash.
-  const parsed = (asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, options: object) => Asn1)(
-    forge.util.createBuffer(spki.toString('binary')),
-    { decodeBitStrings: false },
-  );
-  const bits = (parsed.value as Asn1[])[1]!.value as string;
-  return createHash('sha1')
-    .update(Buffer.from(bits.slice(1), 'binary'))
-    .digest();
-}
+export const keyIdentifierOfSpki = keyIdentifierOfSpkiBytes;
 
 const keyIdCache = new WeakMap<KeyObject, Buffer>();
 export function keyIdentifier(publicKey: KeyObject): Buffer {
@@ -171,13 +147,6 @@ export function authorityKeyIdentifier(issuer: { certDer?: Buffer; publicKey: Ke
   const ski = issuer.certDer ? extensionOf(issuer.certDer, OID.subjectKeyIdentifier) : undefined;
   if (ski !== undefined) return Buffer.from(asn1.fromDer(ski).value as string, 'binary');
   return keyIdentifier(issuer.publicKey);
-}
-
-/** A random positive 128-bit serial (RFC 5280 4.1.2.2: ≤ 20 octets, positive): the top bits fixed to 01. */
-export function randomSerialHex(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
-  return bytes.toString('hex').toUpperCase();
 }
 
 /** The subject Name of a DER certificate, as ASN.1, byte for byte (what an issuer field must repeat). */

@@ -6,13 +6,19 @@ import type { CertificateProfile } from './certificate-builder.ts';
 import { createLeafTemplate, type LeafTemplate } from './leaf-template.ts';
 import { generateEncodedKeys } from './keys.ts';
 import { writeCrls } from './crl-files.ts';
+import { randomSerialHex } from './der-bytes.ts';
 import { type IndexEntry, type PkiIndex, readIndex, withPkiLock, writeIndex } from './index-file.ts';
 import { clearJournal, openStore, reconcileLocked, writeJournal } from './recovery.ts';
-import { writeIdentityFiles, type IdentityMaterial } from './identity-files.ts';
+import type { IdentityMaterial } from './identity-files.ts';
+import { chunks, makeDurable, publishIdentityFiles, stageIdentityFiles } from './identity-batch.ts';
+import { shareChunks } from './leaf-pool.ts';
+import type { FromLeafWorker, LeafJob, MadeLeaf } from './leaf-worker-protocol.ts';
 import { validateDeviceId, validateIdentityName } from './identity-id.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
 import type { IdentityInfo, IdentityRole, KeyType, PkiLayout } from './types.ts';
 import { describeIdentity } from './catalog.ts';
+import { factsOfIssued } from './issued-facts.ts';
+import { statusOf } from './inspect.ts';
 
 export interface IssueOptions {
   keyType?: KeyType;
@@ -26,8 +32,13 @@ export interface IssueOptions {
 const DAY_MS = 86_400_000;
 /** Certificates start a few minutes in the past so a device whose clock runs slightly behind accepts them. */
 const BACKDATE_MS = 5 * 60_000;
-/** Enough keys and signatures in flight to keep libuv's thread pool busy without holding thousands at once. */
-const CONCURRENCY = 16;
+/**
+ * From this many leaves on, keys, signatures and file writes go to the leaf worker threads (one per core): starting
+ * them costs ~100 ms once per process, a small batch is done on this thread sooner.
+ */
+export const WORKERS_FROM_LEAVES = 64;
+/** Leaves per message to a worker. */
+const LEAVES_PER_JOB = 32;
 
 export interface LeafSpec {
   id: string;
@@ -96,16 +107,96 @@ export async function makeLeaf(
   const built = await templates.for(spec, keys.spkiDer).build(spec.id, keys.spkiDer, notBefore, notAfter);
   return {
     material: { id: spec.id, certPem: built.pem, keyPem: keys.privateKeyPem, chainTailPem: ca.certPem },
-    entry: {
-      id: spec.id,
-      role: spec.role,
-      ...(spec.rogueKind ? { rogueKind: spec.rogueKind } : {}),
-      serial: built.serialHex,
-      keyType: keys.description,
-      issuedAt: new Date().toISOString(),
-      notAfter: notAfter.toISOString(),
-    },
+    entry: entryOf(spec, built.serialHex, keys.description, notAfter),
   };
+}
+
+/** A leaf made by this process: its files, its index entry, and what it was made from (for factsOfIssued). */
+type Made = { material: IdentityMaterial; entry: IndexEntry; template?: LeafTemplate; notBefore?: Date };
+
+function entryOf(spec: LeafSpec, serialHex: string, keyType: string, notAfter: Date): IndexEntry {
+  return {
+    id: spec.id,
+    role: spec.role,
+    ...(spec.rogueKind ? { rogueKind: spec.rogueKind } : {}),
+    serial: serialHex,
+    keyType,
+    issuedAt: new Date().toISOString(),
+    notAfter: notAfter.toISOString(),
+  };
+}
+
+/** One leaf made on this thread, the same way a worker makes it (keys.ts, leaf-der.ts). */
+async function makeLeafHere(template: LeafTemplate, job: LeafJob): Promise<MadeLeaf> {
+  const keys = await generateEncodedKeys(job.keyType);
+  const built = await template.build(
+    job.commonName,
+    keys.spkiDer,
+    new Date(job.notBefore),
+    new Date(job.notAfter),
+    job.serialHex,
+  );
+  return { certPem: built.pem, keyPem: keys.privateKeyPem, keyDescription: keys.description };
+}
+
+/**
+ * Every leaf of a batch, in chunks: forge lays out one prototype per kind of leaf (once), then this thread and the
+ * leaf worker threads (for a big batch, as soon as they are up) take chunks from one queue; each leaf is a key pair,
+ * a TBS encoded around the prototype, and a signature.
+ */
+async function makeLeaves(
+  templates: LeafTemplates,
+  ca: CertificateAuthority,
+  specs: LeafSpec[],
+  onDone: (count: number) => void,
+): Promise<Made[]> {
+  const sampleKeys = new Map<KeyType, Buffer>();
+  const sampleSpki = async (keyType: KeyType) => {
+    if (!sampleKeys.has(keyType)) sampleKeys.set(keyType, (await generateEncodedKeys(keyType)).spkiDer);
+    return sampleKeys.get(keyType)!;
+  };
+  const kinds: LeafTemplate[] = [];
+  const jobs: LeafJob[] = [];
+  for (const spec of specs) {
+    const template = templates.for(spec, await sampleSpki(spec.keyType));
+    if (!kinds.includes(template)) kinds.push(template);
+    const { notBefore, notAfter } = leafValidity(spec);
+    jobs.push({
+      commonName: spec.id,
+      keyType: spec.keyType,
+      prototype: kinds.indexOf(template),
+      notBefore: notBefore.getTime(),
+      notAfter: notAfter.getTime(),
+      serialHex: randomSerialHex(),
+    });
+  }
+  const prototypes = kinds.map((template) => template.prototype);
+  const leaves = (
+    await shareChunks(
+      chunks(jobs, LEAVES_PER_JOB),
+      (part) => Promise.all(part.map((job) => makeLeafHere(kinds[job.prototype]!, job))),
+      async (worker, part) =>
+        (
+          await worker.send<Extract<FromLeafWorker, { type: 'made' }>>({
+            type: 'make',
+            issuerKey: ca.privateKey,
+            prototypes,
+            jobs: part,
+          })
+        ).leaves,
+      { useWorkers: specs.length >= WORKERS_FROM_LEAVES, onChunkDone: (part) => onDone(part.length) },
+    )
+  ).flat();
+  return leaves.map((leaf, i) => {
+    const spec = specs[i]!;
+    const job = jobs[i]!;
+    return {
+      material: { id: spec.id, certPem: leaf.certPem, keyPem: leaf.keyPem, chainTailPem: ca.certPem },
+      entry: entryOf(spec, job.serialHex, leaf.keyDescription, new Date(job.notAfter)),
+      template: kinds[job.prototype]!,
+      notBefore: new Date(job.notBefore),
+    };
+  });
 }
 
 /**
@@ -115,24 +206,51 @@ export async function makeLeaf(
 export async function issueLeaves(
   layout: PkiLayout,
   specs: LeafSpec[],
-  options: { force?: boolean; lockHeld?: boolean; onProgress?: (done: number, total: number) => void },
+  options: IssueLeavesOptions,
 ): Promise<IndexEntry[]> {
+  return (await issueMadeLeaves(layout, specs, options)).map(({ entry }) => entry);
+}
+
+type IssueLeavesOptions = {
+  force?: boolean;
+  lockHeld?: boolean;
+  onProgress?: (done: number, total: number) => void;
+};
+
+/** What `pki show` says of identities this process just issued (without reading their files back). */
+async function infoOfMade(layout: PkiLayout, made: Made[]): Promise<IdentityInfo[]> {
+  const facts = await factsOfIssued(
+    made.map(({ material, ...rest }) => ({ certPem: material.certPem, ...rest })),
+  );
+  return made.map(({ entry }, i) => ({
+    id: entry.id,
+    role: entry.role,
+    ...(entry.rogueKind ? { rogueKind: entry.rogueKind as NonNullable<IdentityInfo['rogueKind']> } : {}),
+    ...facts[i]!,
+    status: statusOf(facts[i]!, false),
+    paths: { ...identityFiles(layout, entry.id), ca: layout.rootCert },
+  }));
+}
+
+async function issueMadeLeaves(
+  layout: PkiLayout,
+  specs: LeafSpec[],
+  options: IssueLeavesOptions,
+): Promise<Made[]> {
   const ca = await loadIssuingCa(layout);
   const before = options.lockHeld ? await readIndex(layout) : await openStore(layout);
   refuseExisting(before.identities, specs, options.force === true);
   let done = 0;
   const templates = new LeafTemplates(ca);
-  const made = await mapConcurrently(
-    specs,
-    CONCURRENCY,
-    (spec) => makeLeaf(templates, ca, spec),
-    () => options.onProgress?.(++done, specs.length),
-  );
+  const made = await makeLeaves(templates, ca, specs, (count) => {
+    done += count;
+    options.onProgress?.(done, specs.length);
+  });
   const commit = async () => {
     const index = await reconcileLocked(layout, { scan: true });
     refuseExisting(index.identities, specs, options.force === true);
     await commitIdentities(layout, index, made);
-    return made.map(({ entry }) => entry);
+    return made;
   };
   return options.lockHeld ? commit() : withPkiLock(layout, commit);
 }
@@ -140,13 +258,15 @@ export async function issueLeaves(
 /**
  * Puts a batch of new identities into the store, crash-consistently (the caller holds the lock): the journal names
  * the batch before anything else is written; an identity replaced with --force has its old serial revoked (the CRLs
- * are re-signed first); the index records every new serial before any of its files exists; the journal goes last.
- * Whatever point a crash interrupts, the certificates on disk are in the index or are found through the journal.
+ * are re-signed first); every file of the batch is written to a temporary name and made durable in one pass; the
+ * index then records every new serial before any of its files exists under its own name; the temporaries are renamed
+ * into place and the renames made durable; the journal goes last (identity-batch.ts). Whatever point a crash
+ * interrupts, the certificates on disk are in the index or are found through the journal, and a key file is whole.
  */
 export async function commitIdentities(
   layout: PkiLayout,
   index: PkiIndex,
-  made: Array<{ material: IdentityMaterial; entry: IndexEntry }>,
+  made: Made[],
   options: { alsoRevoke?: string[] } = {},
 ): Promise<void> {
   const serials = new Set(Object.values(index.identities).map((entry) => entry.serial));
@@ -170,14 +290,20 @@ export async function commitIdentities(
     for (const serialHex of toRevoke) index.crls.issuing.revoked.push({ serialHex, revokedAt });
     await writeCrls(layout, index);
   }
+  const useWorkers = made.length >= WORKERS_FROM_LEAVES;
+  const staged = await stageIdentityFiles(
+    layout,
+    made.map(({ material }) => material),
+    useWorkers,
+  );
+  await makeDurable(
+    layout,
+    staged.flatMap((identity) => identity.renames.map(([temp]) => temp)),
+    useWorkers,
+  );
   for (const { entry } of made) index.identities[entry.id] = entry;
   await writeIndex(layout, index);
-  await mapConcurrently(
-    made,
-    16,
-    ({ material }) => writeIdentityFiles(layout, material),
-    () => {},
-  );
+  await publishIdentityFiles(layout, staged, useWorkers);
   await clearJournal(layout);
 }
 
@@ -224,9 +350,7 @@ export async function issueIdentities(
       ...(options.validityMs !== undefined && { validityMs: options.validityMs }),
     }),
   );
-  const entries = await issueLeaves(layout, specs, options);
-  const index = await readIndex(layout);
-  return mapConcurrently(entries, 16, (entry) => describeIdentity(layout, entry.id, index));
+  return infoOfMade(layout, await issueMadeLeaves(layout, specs, options));
 }
 
 /**
@@ -260,10 +384,12 @@ export async function ensureIdentities(
         ...(options.validityMs !== undefined && { validityMs: options.validityMs }),
       }),
     );
-    await issueLeaves(layout, specs, { force: true });
+    const made = await infoOfMade(layout, await issueMadeLeaves(layout, specs, { force: true }));
+    const issued = new Map(made.map((info) => [info.id, info]));
+    const current = await readIndex(layout);
+    return mapConcurrently(ids, 16, async (id) => issued.get(id) ?? describeIdentity(layout, id, current));
   }
-  const current = missing.length > 0 ? await readIndex(layout) : index;
-  return mapConcurrently(ids, 16, (id) => describeIdentity(layout, id, current));
+  return mapConcurrently(ids, 16, (id) => describeIdentity(layout, id, index));
 }
 
 export async function ensureIdentity(

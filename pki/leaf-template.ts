@@ -1,21 +1,6 @@
-import forge from 'node-forge';
-import { type BuiltCertificate, buildTbs, type CertificateRequest } from './certificate-builder.ts';
-import {
-  type Asn1,
-  OID,
-  asn1,
-  derToPem,
-  integerFromHex,
-  keyIdentifierOfSpki,
-  octetString,
-  oid,
-  randomSerialHex,
-  seq,
-  signStructure,
-  time,
-  toDer,
-  wrapDer,
-} from './der.ts';
+import { buildTbs, type BuiltCertificate, type CertificateRequest } from './certificate-builder.ts';
+import { type Asn1, OID, derToPem, oid, randomSerialHex, signDer, toDer } from './der.ts';
+import { type LeafPrototype, leafTbs, signedCertificate } from './leaf-der.ts';
 
 export type LeafRequest = Omit<
   CertificateRequest,
@@ -23,6 +8,8 @@ export type LeafRequest = Omit<
 >;
 
 export interface LeafTemplate {
+  /** The shared DER of every leaf of this template (what a leaf worker thread is given). */
+  readonly prototype: LeafPrototype;
   build(
     commonName: string,
     spki: Buffer,
@@ -33,13 +20,13 @@ export interface LeafTemplate {
 }
 
 /**
- * Bulk issuance: forge lays out one prototype TBS for a profile and issuer; each leaf then re-encodes only what is
- * its own (serial, validity, subject, public key, subject key identifier) around the prototype's DER, instead of
- * rebuilding the whole structure — a leaf costs a fraction of a full forge build. `prototypeSpki` must be a key of
- * the same type as the leaves (the key usage differs between RSA and EC).
+ * Bulk issuance: forge lays out one prototype TBS for a profile and issuer; each leaf then encodes only what is its
+ * own (serial, validity, subject, public key, subject key identifier) around the prototype's DER, in plain Buffers
+ * (leaf-der.ts) — a leaf costs a fraction of a full forge build. `prototypeSpki` must be a key of the same type as
+ * the leaves (the key usage differs between RSA and EC).
  */
 export function createLeafTemplate(request: LeafRequest, prototypeSpki: Buffer): LeafTemplate {
-  const prototype = buildTbs(
+  const fields = buildTbs(
     {
       ...request,
       subject: { commonName: 'prototype' },
@@ -49,38 +36,26 @@ export function createLeafTemplate(request: LeafRequest, prototypeSpki: Buffer):
     },
     '01',
   ).value as Asn1[];
-  const [version, , signatureAlgorithm, issuer] = prototype.slice(0, 4).map(toDer);
-  const extensions = ((prototype[7]!.value as Asn1[])[0]!.value as Asn1[]).map(toDer);
+  const [version, , signatureAlgorithm, issuer] = fields.slice(0, 4).map(toDer);
+  const extensions = ((fields[7]!.value as Asn1[])[0]!.value as Asn1[]).map(toDer);
   const skiOid = toDer(oid(OID.subjectKeyIdentifier));
   const skiIndex = extensions.findIndex((ext) => ext.includes(skiOid));
   if (skiIndex < 0) throw new Error('leaf profile without a subject key identifier');
-  const hash = request.hash ?? 'sha256';
+  const prototype: LeafPrototype = {
+    version: version!,
+    signatureAlgorithm: signatureAlgorithm!,
+    issuer: issuer!,
+    extensions,
+    skiIndex,
+    hash: request.hash ?? 'sha256',
+  };
 
   return {
+    prototype,
     async build(commonName, spki, notBefore, notAfter, serialHex = randomSerialHex()) {
-      const subject = seq([
-        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [
-          seq([
-            oid(forge.pki.oids.commonName!),
-            asn1.create(asn1.Class.UNIVERSAL, asn1.Type.UTF8, false, forge.util.encodeUtf8(commonName)),
-          ]),
-        ]),
-      ]);
-      const ski = toDer(
-        seq([oid(OID.subjectKeyIdentifier), octetString(toDer(octetString(keyIdentifierOfSpki(spki))))]),
-      );
-      const ownExtensions = extensions.map((ext, index) => (index === skiIndex ? ski : ext));
-      const tbs = wrapDer(0x30, [
-        version!,
-        toDer(integerFromHex(serialHex)),
-        signatureAlgorithm!,
-        issuer!,
-        toDer(seq([time(notBefore), time(notAfter)])),
-        toDer(subject),
-        spki,
-        wrapDer(0xa3, [wrapDer(0x30, ownExtensions)]),
-      ]);
-      const der = await signStructure(tbs, request.issuer.privateKey, hash);
+      const tbs = leafTbs(prototype, commonName, spki, notBefore, notAfter, serialHex);
+      const signature = await signDer(prototype.hash, tbs, request.issuer.privateKey);
+      const der = signedCertificate(prototype, tbs, signature);
       return { der, pem: derToPem(der, 'CERTIFICATE'), serialHex };
     },
   };
