@@ -8,6 +8,7 @@ import { mosquittoVersion } from './lib/brokers.ts';
 import { loadAverage } from './lib/process-stats.ts';
 import { describeMachine } from './machine.ts';
 import { benchCluster } from './cluster.ts';
+import { benchClusterSync } from './cluster-sync.ts';
 import { benchConnectionRate } from './connection-rate.ts';
 import { benchFleetCompare } from './fleet-compare.ts';
 import { benchMemory } from './memory.ts';
@@ -26,11 +27,12 @@ export const SUITES: Record<string, Suite> = {
   pki: benchPkiIssuance,
   ui: benchUi,
   cluster: benchCluster,
+  'cluster-sync': benchClusterSync,
   scale: benchScale,
 };
 
 /** Suites that take most of the machine for minutes: run only when named. */
-const NAMED_ONLY = new Set(['scale']);
+const NAMED_ONLY = new Set(['scale', 'cluster-sync']);
 
 function printResult(name: string, result: unknown): void {
   process.stdout.write(`\n== ${name} ==\n`);
