@@ -82,20 +82,33 @@ export class PolicyShare {
   async catchUp(): Promise<'empty' | 'in force' | 'refused'> {
     const stored = await this.db.get(POLICY_KEY);
     if (stored === null) return 'empty';
-    return this.receive(stored, 'the cluster store') ? 'in force' : 'refused';
+    // A genuine stored policy older than ours is not an attack: our own edit made while Redis was away, not stored
+    // yet. Only announcements of an older policy (replays) are said in the audit.
+    return this.receive(stored, 'the cluster store', true) ? 'in force' : 'refused';
   }
 
   /** This node's policy file changed to `yaml` (already validated and applied here): sign it and share it. */
   async offer(yaml: string): Promise<void> {
     const seq = await this.db.incr(POLICY_SEQ_KEY);
+    // Another node's newer edit arrived (and was applied after this node's file) while we waited: it stays.
+    if (seq <= this.appliedSeq) return;
     const envelope = signPolicy(yaml, seq, this.nodeId, this.hooks.signer);
     this.appliedSeq = seq; // our own announcement comes back: not newer, silently skipped
     this.appliedYaml = yaml;
-    await this.db.eval(STORE_IF_NEWER, 2, POLICY_KEY, POLICY_CHANNEL, JSON.stringify(envelope), String(seq));
+    const stored = await this.db.eval(
+      STORE_IF_NEWER,
+      2,
+      POLICY_KEY,
+      POLICY_CHANNEL,
+      JSON.stringify(envelope),
+      String(seq),
+    );
+    // Two nodes edited at once and the other one's is newer: converge on it rather than run ours alone.
+    if (stored === 0) await this.catchUp();
   }
 
   /** Verify, then apply. Returns whether the envelope is (now) the policy in force. */
-  private receive(text: string, via: string): boolean {
+  private receive(text: string, via: string, quietIfStale = false): boolean {
     let envelope: PolicyEnvelope;
     let policy: Policy;
     try {
@@ -119,6 +132,7 @@ export class PolicyShare {
         return false;
       }
       if (this.isEcho(text)) return true;
+      if (quietIfStale && error.stale) return false;
       this.refuse(text, via, error);
       return false;
     }

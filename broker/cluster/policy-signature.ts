@@ -43,6 +43,13 @@ export interface PolicyEnvelope {
 
 export class PolicyRefused extends Error {
   override readonly name = 'PolicyRefused';
+  constructor(
+    message: string,
+    /** Genuine, but not newer than the policy in force (a replay, or the store read back after an edit). */
+    readonly stale = false,
+  ) {
+    super(message);
+  }
 }
 
 export interface PolicySigner {
@@ -114,6 +121,7 @@ export function verifyPolicyEnvelope(text: string, context: VerifyContext): Poli
   if ((seq as number) <= context.appliedSeq)
     throw new PolicyRefused(
       `sequence ${seq} is not newer than the applied ${context.appliedSeq} (a replayed or out-of-order policy)`,
+      true,
     );
   return value as PolicyEnvelope;
 }
