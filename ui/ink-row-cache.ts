@@ -55,12 +55,21 @@ const SUPPORTED = /^6\.8\./;
 /** Rows kept from earlier frames (two generations of at most this many): a few screens' worth. */
 const GENERATION = 1000;
 
+function inkRoot(): string {
+  return dirname(dirname(createRequire(import.meta.url).resolve('ink')));
+}
+
+/** True for the Ink versions this (and ./ink/hooks.js) was checked against. */
+export function inkSupported(): boolean {
+  const { version } = JSON.parse(readFileSync(join(inkRoot(), 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  return SUPPORTED.test(version);
+}
+
 async function loadOutput(): Promise<OutputClass | undefined> {
-  const require = createRequire(import.meta.url);
-  const entry = require.resolve('ink');
-  const root = dirname(dirname(entry));
-  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  if (!SUPPORTED.test(version)) return undefined;
+  if (!inkSupported()) return undefined;
+  const root = inkRoot();
   // Not in Ink's exports map: loaded by file URL, the very module instance Ink's renderer uses.
   const module = (await import(pathToFileURL(join(root, 'build', 'output.js')).href)) as {
     default: OutputClass;

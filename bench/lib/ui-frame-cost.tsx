@@ -2,14 +2,12 @@
  * The dashboard's frame cost in-process, without a terminal: App over a synthetic fleet of N devices rendered by
  * Ink into a fake TTY of a given size; each key is timed from stdin to Ink's write. Isolates the UI's own cost from
  * the machine's load and the fleet's (what `npm run bench -- ui` measures end to end). For profiling:
- *   NODE_ENV=production node --cpu-prof --import tsx bench/lib/ui-frame-cost.tsx 160 45 1000 [--no-row-cache]
+ *   NODE_ENV=production node --cpu-prof --import tsx bench/lib/ui-frame-cost.tsx 160 45 1000 [--no-row-cache] [--no-ink-hooks]
  */
 import { EventEmitter } from 'node:events';
-import { render } from 'ink';
 import { createElement } from 'react';
-import { App } from '../../ui/App.tsx';
-import { installRowCache } from '../../ui/ink-row-cache.ts';
 import type { FleetControls } from '../../ui/controls.ts';
+import { installInkHooks, installRowCache } from '../../ui/ink/install.ts';
 import { FleetStore } from '../../ui/store/fleet-store.ts';
 
 class FakeStdout extends EventEmitter {
@@ -70,6 +68,8 @@ export async function frameCost(
   keys = 60,
   incrementalRendering = false,
 ) {
+  // Loaded here, not at the top: the Ink hooks (if any) must be registered first.
+  const [{ render }, { App }] = await Promise.all([import('ink'), import('../../ui/App.tsx')]);
   const store = new FleetStore({ frameMs: 250 });
   store.setBroker({ host: '127.0.0.1', port: 8883, startedAt: Date.now(), caFingerprint: 'AA:BB' });
   for (let i = 0; i < devices; i++) {
@@ -160,7 +160,8 @@ export async function frameCost(
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   // As the dashboard runs (run it with NODE_ENV=production, as the dashboard sets it, for React's production build):
-  // Ink's output through the row cache (--no-row-cache: without).
+  // Ink's text measuring remembered (--no-ink-hooks: without), its output through the row cache (--no-row-cache).
+  if (!process.argv.includes('--no-ink-hooks')) installInkHooks();
   if (!process.argv.includes('--no-row-cache')) await installRowCache();
   const [columns = 160, rows = 45, devices = 1000] = process.argv
     .slice(2)

@@ -77,14 +77,15 @@ export async function runDashboard(stateDir: string, options: DashboardOptions =
 
   say('starting the broker and opening the dashboard…');
   // Ink and React take seconds to load on a busy machine: load them while the broker process starts.
-  const [{ render }, { createElement }, { App }, { installRowCache }] = await Promise.all([
+  // Before Ink loads: its text measuring remembered and bounded (ui/ink/hooks.js).
+  const { installInkHooks, installRowCache } = await import('../ink/install.ts');
+  installInkHooks();
+  const [{ render }, { createElement }, { App }] = await Promise.all([
     import('ink'),
     import('react'),
     import('../App.tsx'),
-    import('../ink-row-cache.ts'),
   ]);
-  // Ink composes every frame cell by cell; the row cache composes only the rows that changed (about half a frame's
-  // CPU at 160×45 with 1,000 devices).
+  // Ink composes every frame cell by cell; the row cache composes only the rows that changed.
   await installRowCache();
   if (quitting) return stopped;
 
