@@ -102,6 +102,19 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
   const sessionsById = new Map<string, Session>();
   /** Grants decided in preConnect, registered as sessions once aedes accepted the CONNECT (authenticate). */
   const grants = new WeakMap<Client, { grant: Grant; serverKeepAlive?: number }>();
+  /**
+   * Sessions that ended, kept (weakly) for one last publish: an MQTT 5 will with a Will Delay Interval is published
+   * by aedes after the session ended, and is judged like any other will — unless the certificate was cut or
+   * revoked meanwhile.
+   */
+  const ended = new WeakMap<Client, Session>();
+  const delayedWillSession = (client: Client): Session | undefined => {
+    const session = client.closed ? ended.get(client) : undefined;
+    if (!session) return undefined;
+    const { issuer, serial } = session.info.cert;
+    if (context.revoked().has(revocationKey(issuer, serial))) session.cause = 'REVOKED';
+    return session;
+  };
 
   /** Why this CONNECT is refused, or a grant. */
   function decide(
@@ -151,6 +164,7 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
     sessions,
     forget(session) {
       sessions.delete(session.client);
+      ended.set(session.client, session);
       if (sessionsById.get(session.clientId) === session) sessionsById.delete(session.clientId);
     },
 
@@ -205,11 +219,14 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
 
     authorizePublish(client, packet, callback) {
       if (!client) return callback(null); // the broker's own messages (the audit feed)
-      const session = sessions.get(client);
+      const session = sessions.get(client) ?? delayedWillSession(client);
       if (!session) return callback(new Error('no session'));
-      if (session.cause === 'REVOKED') return callback(new Error('revoked')); // not even its last will
+      if (session.cause === 'REVOKED' || (client.closed && session.cause === 'EXPIRED')) {
+        return callback(new Error(`no will: ${session.cause}`)); // not even its last will
+      }
       if (session.grant.canPublish(packet.topic)) return callback(null);
-      const isWill = packet === (client as Client & { will?: unknown }).will;
+      // A closed client publishes nothing but its will (a delayed one after its session ended).
+      const isWill = packet === (client as Client & { will?: unknown }).will || client.closed;
       if (packet.topic.startsWith('$') && !isWill) return refuseDollarTopic(session, packet, callback);
       // MQTT 5: aedes keeps the client and answers a QoS>0 publish with PUBACK/PUBREC 0x87 (the error message is
       // the reason string); MQTT 3.1.1 has no such code, so aedes closes the connection.

@@ -33,7 +33,8 @@ import { aggregateRefusals } from './refusal-aggregate.ts';
 import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
-import { limitSessions } from './session-limits.ts';
+import { fitsClient, windowDeliveries, withSubscriptionIdentifiers } from './mqtt5-outbound.ts';
+import { announcedReceiveMaximum, type InflightBroker, limitSessions } from './session-limits.ts';
 import { sanitizeRecord } from './untrusted-text.ts';
 import { loadPolicy } from './policy-load.ts';
 import { applyPolicyToSessions, PolicyWatcher } from './policy-watch.ts';
@@ -41,6 +42,7 @@ import { refusalReasonString } from './refused-connect.ts';
 import { handshakeErrorReason } from './tls-refusal.ts';
 import { gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
+import { deliverQueuedOnResume } from './session-resume.ts';
 import { cutSessionsAtExpiry } from './expiry-cut.ts';
 import { type EnrollmentService, startEnrollment } from './enrollment/service.ts';
 
@@ -154,7 +156,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       cutSlowConsumer(client, waiting);
       return null;
     }
-    return checkPolicy ? authorizeForward(client, packet) : packet;
+    if (!fitsClient(client, packet)) return null; // larger than the client's Maximum Packet Size (mqtt5-outbound.ts)
+    const allowed = checkPolicy ? authorizeForward(client, packet) : packet;
+    return allowed ? withSubscriptionIdentifiers(client, allowed) : allowed;
   };
   const bounded = limitSessions(
     {
@@ -178,15 +182,25 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     connectTimeout: limits.connectTimeoutMs,
     maxTopicLevels: limits.maxTopicLevels,
     maxClientsIdLength: limits.maxClientIdLength,
+    // MQTT 5 CONNACK Receive Maximum: the inbound QoS 2 window session-limits.ts enforces (DISCONNECT 0x93 past it).
+    receiveMaximum: announcedReceiveMaximum(limits),
     ...options.cluster?.aedesOptions,
     authenticate: options.cluster?.guardAuthenticate(recordAcceptance) ?? recordAcceptance,
-    preConnect: bounded.preConnect,
+    preConnect(client, packet, callback) {
+      // the client's Receive Maximum bounds what is sent to it (mqtt5-outbound.ts)
+      windowDeliveries(client, packet, {
+        forward,
+        maxHeldBytes: limits.maxOutboundBuffer,
+        onOverflow: cutSlowConsumer,
+      });
+      bounded.preConnect(client, packet, callback);
+    },
     authorizeSubscribe: bounded.authorizeSubscribe,
     authorizePublish: publish,
     authorizeForward: forward,
   });
   const broker = aedes;
-  bounded.watchInflight((broker as unknown as { persistence: unknown }).persistence);
+  bounded.watchInflight(broker as unknown as InflightBroker);
   const emitter = guardEmitter((broker as unknown as { mq: unknown }).mq, limits.maxQueuedMessages);
   (broker as unknown as EventEmitter).on('error', warn); // untyped in aedes, but emitted: always listen
   const cutSlowConsumer = (client: Client, waiting: number) => {
@@ -200,6 +214,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   };
   const sessionRecords = watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
   cutSessionsAtExpiry(broker, authorization, audit);
+  deliverQueuedOnResume(broker); // an aedes 2.0.0-beta.1 bug (session-resume.ts)
   enrollment = await startEnrollment(broker, authorization, audit, { stateDir: options.stateDir });
 
   const tlsOptions: tls.SecureContextOptions = {

@@ -25,24 +25,54 @@ export interface SessionLimitContext {
   audit(record: Omit<AuditRecord, 'ts'>): void;
 }
 
-/** The part of aedes' persistence API that stores inbound QoS 2 messages until their PUBREL. */
+/** The part of aedes' persistence API that forgets an inbound QoS 2 message at its PUBREL. */
 interface InboundStore {
-  incomingStorePacket(client: Client, packet: unknown): Promise<unknown>;
-  incomingDelPacket(client: Client, packet: unknown): Promise<unknown>;
+  incomingDelPacket(client: Client, packet: { messageId?: number }): Promise<unknown>;
+}
+
+/** What watchInflight needs of aedes: its persistence and its client events. */
+export interface InflightBroker {
+  persistence: unknown;
+  on(event: 'client' | 'clientDisconnect', listener: (client: Client) => void): unknown;
+}
+
+/** MQTT 5 DISCONNECT reason code: the client sent more unacknowledged QoS 1/2 messages than Receive Maximum. */
+export const DISCONNECT_RECEIVE_MAXIMUM_EXCEEDED = 0x93;
+
+/** The Receive Maximum the broker announces in a v5 CONNACK: its inbound window, as a two-byte integer. */
+export function announcedReceiveMaximum(limits: BrokerLimits): number {
+  return Math.min(Math.max(limits.maxInflightInbound, 1), 65_535);
 }
 
 export interface SessionLimits extends Hooks {
   retainedCount(): number;
   /**
-   * Counts each client's inbound QoS 2 messages awaiting PUBREL through the persistence calls that store and
-   * release them (aedes 2.0.0-beta.1 has no bound of its own on this window).
+   * Releases an inbound QoS 2 message from its session's window at its PUBREL, through the persistence call that
+   * forgets it (aedes 2.0.0-beta.1 announces a Receive Maximum but bounds nothing); and forgets a session's
+   * unreleased messages when the session ends or a Clean Start discards it. aedes keeps them in its persistence
+   * under the client id: a client that reconnected with Clean Start and reused a packet id had its new QoS 2
+   * message taken for a retransmission of the old one — acknowledged and never delivered ([MQTT-3.1.2-4]: Clean
+   * Start discards the existing session; seen with Paho's test_flow_control2 then test_retained_message).
    */
-  watchInflight(persistence: unknown): void;
+  watchInflight(broker: InflightBroker): void;
 }
 
 export function limitSessions(inner: Hooks, context: SessionLimitContext): SessionLimits {
   const { limits } = context;
-  const inflight = new WeakMap<Client, number>();
+  /**
+   * Each session's inbound window, by client id: the packet ids of its QoS 2 messages received and not yet released
+   * by PUBREL. Counted when the PUBLISH is read (authorizePublish), not when aedes stores it: a flood read in one
+   * chunk is authorized message by message before any store completes. A retransmission reuses its id, so counts
+   * once. QoS 1 needs no count: aedes writes the PUBACK as it reads the PUBLISH (authorizePublish answers at once).
+   */
+  const inflight = new Map<string, Set<number>>();
+  const windowOf = (client: Client) => {
+    const ids = inflight.get(client.id) ?? new Set<number>();
+    inflight.set(client.id, ids);
+    return ids;
+  };
+  /** Clients being disconnected for exceeding the window: nothing more of theirs is answered. */
+  const cut = new WeakSet<Client>();
   /** Topics holding a retained message (an empty retained payload clears one). */
   const retained = new Set<string>();
 
@@ -53,6 +83,22 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
       session.detail ??= detail;
     }
     return new Error(detail);
+  };
+
+  /**
+   * One more QoS 2 message than the window holds. MQTT 5: DISCONNECT 0x93 "Receive Maximum exceeded", the limit
+   * that was announced in the CONNACK (§3.3.4); the publish is never answered. MQTT 3.1.1 announces nothing and
+   * has no such code: the connection is closed. Either way the session's end record says why (LIMIT_EXCEEDED).
+   */
+  const exceeded = (client: Client, callback: (error?: Error | null) => void) => {
+    const detail = `more than ${limits.maxInflightInbound} QoS 2 messages awaiting PUBREL (Receive Maximum ${announcedReceiveMaximum(limits)})`;
+    const error = overLimit(client, detail);
+    if (client.version !== 5) return callback(error);
+    cut.add(client);
+    client.disconnect({
+      reasonCode: DISCONNECT_RECEIVE_MAXIMUM_EXCEEDED,
+      properties: { reasonString: `LIMIT_EXCEEDED: ${detail}` },
+    });
   };
 
   const refuse = (client: Client, clientId: string | undefined, reason: Reason, detail: string) => {
@@ -83,18 +129,29 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
   return {
     retainedCount: () => retained.size,
 
-    watchInflight(persistence) {
-      const store = persistence as Partial<InboundStore>;
-      const { incomingStorePacket, incomingDelPacket } = store;
-      if (typeof incomingStorePacket !== 'function' || typeof incomingDelPacket !== 'function') return;
-      store.incomingStorePacket = (client, packet) => {
-        inflight.set(client, (inflight.get(client) ?? 0) + 1);
-        return incomingStorePacket.call(persistence, client, packet);
-      };
+    watchInflight(broker) {
+      const store = broker.persistence as Partial<InboundStore>;
+      const { incomingDelPacket } = store;
+      if (typeof incomingDelPacket !== 'function') return;
       store.incomingDelPacket = (client, packet) => {
-        inflight.set(client, Math.max(0, (inflight.get(client) ?? 0) - 1));
-        return incomingDelPacket.call(persistence, client, packet);
+        if (packet.messageId !== undefined) inflight.get(client.id)?.delete(packet.messageId);
+        return incomingDelPacket.call(store, client, packet);
       };
+      const discard = (id: string) => {
+        const ids = inflight.get(id);
+        inflight.delete(id);
+        for (const messageId of ids ?? []) {
+          incomingDelPacket.call(store, { id } as Client, { messageId }).catch(() => {});
+        }
+      };
+      // 'client': registered (after any takeover), before its CONNACK and before any packet of its own is handled.
+      broker.on('client', (client) => {
+        if ((client as Client & { _cleanStart?: boolean })._cleanStart) discard(client.id);
+      });
+      // A session that does not outlive its connection (clean) ends here.
+      broker.on('clientDisconnect', (client) => {
+        if ((client as Client & { clean?: boolean }).clean) discard(client.id);
+      });
     },
 
     preConnect(client, packet, callback) {
@@ -141,11 +198,15 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
         // A session cut because its certificate is no longer valid has no last word.
         if (cause === 'REVOKED' || cause === 'EXPIRED') return callback(new Error(`no will: ${cause}`));
       }
-      if (client && packet.qos === 2 && (inflight.get(client) ?? 0) >= limits.maxInflightInbound) {
-        const detail = `more than ${limits.maxInflightInbound} QoS 2 messages awaiting PUBREL`;
-        return callback(overLimit(client, detail));
+      stripWillDelay(packet);
+      if (client && cut.has(client)) return; // disconnecting: no acknowledgement may follow the DISCONNECT
+      const window = client && packet.qos === 2 && packet.messageId !== undefined ? windowOf(client) : null;
+      if (client && window && !window.has(packet.messageId!)) {
+        if (window.size >= limits.maxInflightInbound) return exceeded(client, callback);
+        window.add(packet.messageId!);
       }
       inner.authorizePublish(client, packet, (error) => {
+        if (error) window?.delete(packet.messageId!); // refused (PUBREC 0x87 or a close): no PUBREL follows
         if (error) return callback(error);
         const problem = retainedProblem(packet);
         if (problem) {
@@ -172,6 +233,21 @@ export function limitSessions(inner: Hooks, context: SessionLimitContext): Sessi
       });
     },
   };
+}
+
+/**
+ * A last will is published with the properties of its CONNECT, and Will Delay Interval is one that only a will may
+ * carry (§2.2.2.2: a property only in the packets its definition names): on the PUBLISH that delivers it, it makes the packet malformed (Paho's client drops the
+ * connection over it). aedes 2.0.0-beta.1 forwards it as is; it has read the delay by the time the will is
+ * published (when it chose between publishing now and later), so it goes here.
+ */
+function stripWillDelay(packet: PublishPacket): void {
+  const properties = packet.properties as
+    | (PublishPacket['properties'] & { willDelayInterval?: number })
+    | undefined;
+  if (properties?.willDelayInterval === undefined) return;
+  const { willDelayInterval: _delay, ...rest } = properties;
+  packet.properties = rest;
 }
 
 /** A topic name a message can be published to: not empty, no wildcard, no NUL [MQTT-4.7.3-1/2]. */
