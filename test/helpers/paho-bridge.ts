@@ -103,7 +103,7 @@ export function startPahoBridge(options: BridgeOptions): Promise<RunningBridge> 
       });
       sockets.add(upstream);
       upstream.once('close', () => sockets.delete(upstream));
-      upstream.on('error', () => client.destroy());
+      upstream.on('error', () => upstream.destroy()); // then 'close' below
       client.on('error', () => upstream.destroy());
       upstream.once('secureConnect', () => {
         upstream.write(pending);
@@ -112,8 +112,16 @@ export function startPahoBridge(options: BridgeOptions): Promise<RunningBridge> 
         client.resume();
       });
       // Either side gone: the other goes at once (no half-open sessions that would delay wills or hide hang-ups).
+      // A broker that hung up is passed on as an orderly close (FIN after what it sent, a DISCONNECT with its
+      // reason code say): what the client still sends is read and dropped, so that its kernel is not answered with
+      // a reset, which would lose what the broker sent last (and Paho's client raises EPIPE on its next write).
       client.once('close', () => upstream.destroy());
-      upstream.once('close', () => client.end());
+      upstream.once('close', () => {
+        client.unpipe(upstream);
+        client.on('data', () => {});
+        client.end();
+        setTimeout(() => client.destroy(), 5000).unref();
+      });
     };
     client.on('data', onData);
   });

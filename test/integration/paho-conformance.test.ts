@@ -92,14 +92,26 @@ const MUST_PASS = {
       'test_client_topic_alias',
       'test_dollar_topics',
       'test_keepalive',
+      'test_maximum_packet_size',
+      'test_offline_message_queueing',
+      'test_overlapping_subscriptions',
+      'test_payload_format',
+      'test_publication_expiry',
       'test_redelivery_on_reconnect',
       'test_request_response',
       'test_retained_message',
       'test_server_keep_alive',
       'test_session_expiry',
+      'test_subscribe_identifiers',
       'test_unsubscribe',
+      'test_user_properties',
+      'test_will_message',
       'test_zero_length_clientid',
     ],
+    // certfleet also passes test_flow_control1, test_flow_control2, test_subscribe_options and test_will_delay, but
+    // they are left out: flow_control1 waits for a 2 s socket timeout between steps, will_delay wants the will within
+    // ±1 s, subscribe_options shares Mosquitto's load flake, and in flow_control2 Paho's client answers PUBRECs
+    // after the broker's DISCONNECT 0x93 and can meet a closed socket (EPIPE) — a race on any broker that closes.
     // test_session_expiry and test_subscribe_options also pass on Mosquitto when the machine is quiet, but ended in
     // an error at load ~10 in a CI run (their sleeps race the broker): kept out so the anchor does not flake.
     mosquitto: [
