@@ -104,13 +104,15 @@ export async function benchPkiIssuance(options: { quick: boolean }) {
   const ecIds = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
   const stateDisk = join(import.meta.dirname, '..', '.certfleet');
   try {
+    // Bulk, then single calls and RSA in the same store (as before this bench measured 5,000: comparable rows).
     const onDisk = await stateDir(stateDisk);
     runs.push(await timedIssue(onDisk, `EC P-256 bulk ${bulk} (disk)`, ecIds('ec-', bulk), 'ec'));
-    runs.push(await timedIssue(onDisk, `EC P-256 bulk ${big} (disk)`, ecIds('big-', big), 'ec'));
     runs.push(
       await timedIssue(onDisk, 'EC P-256 one call per identity ×20', ecIds('single-', 20), 'ec', true),
     );
     runs.push(await timedIssue(onDisk, `RSA-2048 bulk ${rsaCount}`, ecIds('rsa-', rsaCount), 'rsa'));
+    const bigStore = await stateDir(stateDisk);
+    runs.push(await timedIssue(bigStore, `EC P-256 bulk ${big} (disk)`, ecIds('big-', big), 'ec'));
     const inTmp = await stateDir(tmpdir());
     runs.push(await timedIssue(inTmp, `EC P-256 bulk ${bulk} (disk, OS temp dir)`, ecIds('ec-', bulk), 'ec'));
     // The same bulk on tmpfs shows what the file system costs.
@@ -128,7 +130,7 @@ export async function benchPkiIssuance(options: { quick: boolean }) {
     ratios: {
       ecBulkVsOpensslSign: ecBulk.perSecond / ecSpeed.sign,
       ecBulkPerCpuSecondVsOpensslSign: ecBulk.perCpuSecond / ecSpeed.sign,
-      rsaVsRawKeygen: runs[3]!.perSecond / rsaKeygen,
+      rsaVsRawKeygen: runs[2]!.perSecond / rsaKeygen,
     },
   };
 }

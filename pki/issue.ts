@@ -11,7 +11,7 @@ import { type IndexEntry, type PkiIndex, readIndex, withPkiLock, writeIndex } fr
 import { clearJournal, openStore, reconcileLocked, writeJournal } from './recovery.ts';
 import type { IdentityMaterial } from './identity-files.ts';
 import { chunks, makeDurable, publishIdentityFiles, stageIdentityFiles } from './identity-batch.ts';
-import { shareChunks } from './leaf-pool.ts';
+import { shareChunks, startLeafWorkers } from './leaf-pool.ts';
 import type { FromLeafWorker, LeafJob, MadeLeaf } from './leaf-worker-protocol.ts';
 import { validateDeviceId, validateIdentityName } from './identity-id.ts';
 import { identityFiles, pkiLayout } from './layout.ts';
@@ -237,6 +237,7 @@ async function issueMadeLeaves(
   specs: LeafSpec[],
   options: IssueLeavesOptions,
 ): Promise<Made[]> {
+  if (specs.length >= WORKERS_FROM_LEAVES) startLeafWorkers(); // they boot while the CA and index are read
   const ca = await loadIssuingCa(layout);
   const before = options.lockHeld ? await readIndex(layout) : await openStore(layout);
   refuseExisting(before.identities, specs, options.force === true);

@@ -3,11 +3,11 @@
  * first bulk issue and kept for the next. Idle workers are unref'd, so they never keep a command alive; one that
  * dies fails what it was doing and is replaced on the next request.
  *
- * A worker is given its code as one plain-JavaScript bundle made by esbuild (the compiler tsx runs on): a worker
- * that registered tsx itself took 1.3–3 s to answer on a busy 2-core machine (a loader thread and a compiler per
- * worker) — longer than the whole batch it was meant to speed up. The bundle is made once per process (~50 ms,
- * asynchronously), and a batch never waits for it: the calling thread makes leaves until workers join in.
+ * A worker runs its code as one plain-JavaScript bundle made by esbuild (the compiler tsx runs on) inside the worker:
+ * a worker that registered tsx itself took 1.3–3 s to answer on a busy 2-core machine (a loader thread and a compiler
+ * per worker) — longer than the whole batch it was meant to speed up; bundled, ~100–200 ms.
  */
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -31,8 +31,8 @@ export class LeafWorker {
   private nextRequest = 1;
   dead = false;
 
-  constructor(code: string) {
-    this.worker = new Worker(code, { eval: true });
+  constructor(source: { esbuild: string; entry: string }) {
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: source });
     this.worker.unref();
     this.worker.on('message', (reply: Reply) => {
       const waiting = this.pending.get(reply.request);
@@ -66,26 +66,30 @@ export class LeafWorker {
   }
 }
 
-let bundle: Promise<string | null> | null = null;
+/**
+ * What each worker runs first: esbuild bundles pki/leaf-worker.ts and its imports into one script, in the worker (a
+ * compiler process started from the event loop's thread stalled it ~50 ms, more in a big process), then runs it.
+ */
+const BOOTSTRAP = `
+const { workerData } = require('node:worker_threads');
+const { buildSync } = require(workerData.esbuild);
+const bundle = buildSync({
+  entryPoints: [workerData.entry], bundle: true, platform: 'node', format: 'cjs', target: 'node20', write: false,
+  logLevel: 'silent',
+});
+new Function('require', 'module', 'exports', bundle.outputFiles[0].text)(require, module, module.exports);
+`;
 
-/** The worker's code as one script; null when it cannot be made (then the calling thread does all the work). */
-function workerCode(): Promise<string | null> {
-  bundle ??= import('esbuild')
-    .then(async ({ build, stop }) => {
-      const result = await build({
-        entryPoints: [fileURLToPath(new URL('./leaf-worker.ts', import.meta.url))],
-        bundle: true,
-        platform: 'node',
-        format: 'cjs',
-        target: 'node20',
-        write: false,
-        logLevel: 'silent',
-      });
-      await stop(); // esbuild's compiler process is not needed again in this process
-      return result.outputFiles[0]!.text;
-    })
-    .catch(() => null);
-  return bundle;
+/** Where esbuild and the worker's entry are; null when esbuild is missing (then the calling thread does the work). */
+function workerSource(): { esbuild: string; entry: string } | null {
+  try {
+    return {
+      esbuild: createRequire(import.meta.url).resolve('esbuild'),
+      entry: fileURLToPath(new URL('./leaf-worker.ts', import.meta.url)),
+    };
+  } catch {
+    return null;
+  }
 }
 
 const workers: LeafWorker[] = [];
@@ -102,37 +106,42 @@ export function leafWorkerCount(): number {
 
 /**
  * Calls `onReady` with each worker once it has answered (at once when already running); a dead one is replaced.
- * Nothing is called when workers cannot be made.
+ * `onNone` is called when no worker can be had: no bundle, or every worker failed to answer.
  */
-function whenWorkersReady(onReady: (worker: LeafWorker) => void): void {
-  void workerCode().then((code) => {
-    if (code === null) return;
-    for (let i = 0; i < leafWorkerCount(); i++) {
-      if (!workers[i] || workers[i]!.dead) workers[i] = new LeafWorker(code);
-      const worker = workers[i]!;
-      worker.send({ type: 'rename', renames: [] }).then(
-        () => onReady(worker),
-        () => {},
-      );
-    }
-  });
+function whenWorkersReady(onReady: (worker: LeafWorker) => void, onNone: () => void = () => {}): void {
+  const source = workerSource();
+  if (source === null) return onNone();
+  let failed = 0;
+  for (let i = 0; i < leafWorkerCount(); i++) {
+    if (!workers[i] || workers[i]!.dead) workers[i] = new LeafWorker(source);
+    const worker = workers[i]!;
+    worker.send({ type: 'rename', renames: [] }).then(
+      () => onReady(worker),
+      () => {
+        if (++failed === leafWorkerCount()) onNone();
+      },
+    );
+  }
+}
+
+/** Starts the workers now (a bulk issue calls this first, so they boot while it reads the CA and the index). */
+export function startLeafWorkers(): void {
+  whenWorkersReady(() => {});
 }
 
 /** A leaf worker that has answered, if the pool is up or comes up; null when workers cannot be made. */
 export function readyLeafWorker(): Promise<LeafWorker | null> {
   const running = workers.find((worker) => !worker.dead);
   if (running) return Promise.resolve(running);
-  return new Promise((resolve) => {
-    void workerCode().then((code) => code === null && resolve(null));
-    whenWorkersReady(resolve);
-  });
+  return new Promise((resolve) => whenWorkersReady(resolve, () => resolve(null)));
 }
 
 /**
- * Runs `here` on each chunk, on this thread, one chunk per turn of the event loop, until leaf workers are ready;
- * from then on only the workers take chunks (this thread stays free for a UI or sockets, and the cores are theirs).
- * A batch therefore never waits for a worker to start. Results in chunk order. A chunk whose worker died is done
- * again by someone else.
+ * Runs the chunks on the leaf workers (`there`), two in flight per worker; the calling thread waits, free for a UI
+ * or sockets — when it worked along with them on a 2-core machine, its slices of work were preempted by theirs and
+ * the event loop stalled 200–500 ms. It runs a chunk itself (`here`, one per turn of the event loop) only when
+ * workers are not wanted or cannot be made, or every worker died. Results in chunk order; a chunk whose worker died
+ * is done again by someone else.
  */
 export async function shareChunks<T, R>(
   chunks: T[],
@@ -146,7 +155,6 @@ export async function shareChunks<T, R>(
   const inFlight = new Set<Promise<void>>();
   let failure: unknown = null;
   let finished = false;
-  let workersReady = 0;
   const takeOn = (worker: LeafWorker): void => {
     if (finished || failure !== null || worker.dead) return;
     const next = queue.shift();
@@ -165,15 +173,18 @@ export async function shareChunks<T, R>(
     inFlight.add(job);
     void job.finally(() => inFlight.delete(job));
   };
-  if (options.useWorkers && chunks.length > 1)
+  const first = options.useWorkers && chunks.length > 1 ? await readyLeafWorker() : null;
+  if (first) {
+    takeOn(first);
     whenWorkersReady((worker) => {
-      workersReady++;
+      takeOn(worker);
       takeOn(worker);
     });
+  }
   try {
     for (;;) {
       if (failure !== null) throw failure;
-      const next = workersReady > 0 && inFlight.size > 0 ? undefined : queue.shift();
+      const next = inFlight.size > 0 ? undefined : queue.shift();
       if (next === undefined) {
         if (inFlight.size === 0 && queue.length === 0) break;
         await Promise.race(inFlight);
