@@ -89,12 +89,14 @@ export class PolicyShare {
 
   /** This node's policy file changed to `yaml` (already validated and applied here): sign it and share it. */
   async offer(yaml: string): Promise<void> {
+    // In force here from now on (the broker applied the file before calling): the same policy arriving from
+    // another node meanwhile — the nodes of `--workers` share the file — is not applied a second time.
+    this.appliedYaml = yaml;
     const seq = await this.db.incr(POLICY_SEQ_KEY);
     // Another node's newer edit arrived (and was applied after this node's file) while we waited: it stays.
     if (seq <= this.appliedSeq) return;
     const envelope = signPolicy(yaml, seq, this.nodeId, this.hooks.signer);
     this.appliedSeq = seq; // our own announcement comes back: not newer, silently skipped
-    this.appliedYaml = yaml;
     const stored = await this.db.eval(
       STORE_IF_NEWER,
       2,
@@ -131,7 +133,7 @@ export class PolicyShare {
         this.hooks.warn(error as Error);
         return false;
       }
-      if (this.isEcho(text)) return true;
+      if (error.stale && this.isInForce(text)) return true;
       if (quietIfStale && error.stale) return false;
       this.refuse(text, via, error);
       return false;
@@ -142,11 +144,15 @@ export class PolicyShare {
     return true;
   }
 
-  /** The envelope in force seen again (its own announcement, or the store read after an outage): not a refusal. */
-  private isEcho(text: string): boolean {
+  /**
+   * A genuine (signature-checked: only the sequence failed) envelope of the very policy in force: its own
+   * announcement coming back, the store read after an outage, or — with `--workers` — every node of the machine
+   * sharing the same edited file. Not a refusal: nothing would change.
+   */
+  private isInForce(text: string): boolean {
     try {
       const value = JSON.parse(text) as Partial<PolicyEnvelope>;
-      return value.seq === this.appliedSeq && value.yaml === this.appliedYaml;
+      return value.yaml === this.appliedYaml;
     } catch {
       return false;
     }

@@ -9,6 +9,7 @@ import { cp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditLog } from '../../broker/audit-log.ts';
 import { POLICY_CHANNEL, POLICY_KEY } from '../../broker/cluster/policy-share.ts';
 import { type PolicyEnvelope, signPolicy } from '../../broker/cluster/policy-signature.ts';
 import { DEFAULT_POLICY_YAML, pkiLayout, showIdentity } from '../../pki/index.ts';
@@ -23,6 +24,8 @@ let redis: TestRedis;
 let bus: Redis;
 let nodeA: TestNode;
 let nodeB: TestNode;
+/** A second node on node A's state directory, as the nodes of `--workers N` are: both see every edit of the file. */
+let nodeA2: TestNode;
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
@@ -36,9 +39,10 @@ beforeAll(async () => {
   cleanups.push(() => redis.stop());
   bus = new Redis(redis.port, '127.0.0.1');
   cleanups.push(async () => void bus.disconnect());
-  [nodeA, nodeB] = await Promise.all([
+  [nodeA, nodeB, nodeA2] = await Promise.all([
     startNode(stateA, redis.url, 'node-a', cleanups),
     startNode(stateB, redis.url, 'node-b', cleanups),
+    startNode(stateA, redis.url, 'node-a2', cleanups),
   ]);
 }, 60_000);
 afterAll(() => runCleanups(cleanups));
@@ -95,7 +99,10 @@ describe('the policy in a cluster on Redis', () => {
     await dashboard.publishAsync('fleet/broadcast', 'firmware 2.1 tonight', { qos: 1 });
     expect(await received).toBe('firmware 2.1 tonight');
     genuineFirst = (await bus.get(POLICY_KEY))!;
-    expect(JSON.parse(genuineFirst)).toMatchObject({ node: 'node-a', yaml: GRANTS_BROADCAST });
+    expect(JSON.parse(genuineFirst)).toMatchObject({
+      node: expect.stringMatching(/^node-a2?$/),
+      yaml: GRANTS_BROADCAST,
+    });
 
     // Withdrawn: the open session on node B is re-judged at once, a new CONNECT there is refused.
     const closedAt = new Promise<number>((resolve) => sensor.once('close', () => resolve(Date.now())));
@@ -111,6 +118,17 @@ describe('the policy in a cluster on Redis', () => {
     ).rejects.toMatchObject({ code: 5 });
     // node B's own file was never touched: only Redis carried the change
     expect(await readFile(pkiLayout(stateB).policy, 'utf8')).toBe(DEFAULT_POLICY_YAML);
+    // Two nodes sharing A's file each signed and offered the same edit: the copies are no refusal anywhere.
+    const reloads = async (node: TestNode) =>
+      (await readAuditLog(node.auditFile)).filter((r) => r.event === 'policy-reloaded').length;
+    for (let tries = 0; (await reloads(nodeA2)) < 2 && tries < 100; tries++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await reloads(nodeA2)).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the other copies' announcements arrive
+    for (const node of [nodeA, nodeA2, nodeB]) {
+      const refusals = (await readAuditLog(node.auditFile)).filter((r) => r.event === 'policy-refused');
+      expect({ node: node.id, refusals }).toEqual({ node: node.id, refusals: [] });
+    }
   }, 60_000);
 
   it('a policy in Redis that a broker of our CA did not sign as it is — altered, device-signed, unsigned, replayed — is refused once and changes nothing', async () => {
@@ -153,8 +171,7 @@ describe('the policy in a cluster on Redis', () => {
     await bus.publish(POLICY_CHANNEL, genuineFirst);
     await refusedOnB(/not newer than the applied/, 'the replayed policy refused');
 
-    const records = (await import('../../broker/audit-log.ts')).readAuditLog(nodeB.auditFile);
-    const refusals = (await records).filter((r) => r.event === 'policy-refused');
+    const refusals = (await readAuditLog(nodeB.auditFile)).filter((r) => r.event === 'policy-refused');
     expect(refusals.filter((r) => /signature does not verify/.test(r.detail ?? ''))).toHaveLength(1);
     // Node A refuses them too, and neither node applied any of them: sensors are still refused everywhere.
     await nodeA.waitForAudit(
