@@ -110,7 +110,10 @@ export function leafWorkerCount(): number {
  */
 function whenWorkersReady(onReady: (worker: LeafWorker) => void, onNone: () => void = () => {}): void {
   const source = workerSource();
-  if (source === null) return onNone();
+  if (source === null) {
+    onNone();
+    return;
+  }
   let failed = 0;
   for (let i = 0; i < leafWorkerCount(); i++) {
     if (!workers[i] || workers[i]!.dead) workers[i] = new LeafWorker(source);
