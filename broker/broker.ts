@@ -33,7 +33,13 @@ import { aggregateRefusals } from './refusal-aggregate.ts';
 import { outboundOverLimit, raiseWriteHighWaterMark } from './outbound-limit.ts';
 import { coalesceWrites } from './write-coalescing.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
-import { fitsClient, windowDeliveries, withSubscriptionIdentifiers } from './mqtt5-outbound.ts';
+import {
+  allowTopicAliases,
+  fitsClient,
+  windowDeliveries,
+  withSubscriptionIdentifiers,
+  withTopicAlias,
+} from './mqtt5-outbound.ts';
 import { announcedReceiveMaximum, type InflightBroker, limitSessions } from './session-limits.ts';
 import { sanitizeRecord } from './untrusted-text.ts';
 import { loadPolicy } from './policy-load.ts';
@@ -150,7 +156,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const checkPolicy = options.authorization !== false;
   // A subscriber that does not read is cut before its buffer passes the limit (outbound-limit.ts), and it is
   // checked here, at every delivery, before aedes writes anything to it.
-  const forward: typeof authorizeForward = (client, packet) => {
+  const forwardable: typeof authorizeForward = (client, packet) => {
     const waiting = outboundOverLimit(client, limits.maxOutboundBuffer);
     if (waiting !== null) {
       cutSlowConsumer(client, waiting);
@@ -159,6 +165,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     if (!fitsClient(client, packet)) return null; // larger than the client's Maximum Packet Size (mqtt5-outbound.ts)
     const allowed = checkPolicy ? authorizeForward(client, packet) : packet;
     return allowed ? withSubscriptionIdentifiers(client, allowed) : allowed;
+  };
+  // The topic alias comes last, once per delivery aedes then writes (windowDeliveries asks `forwardable` alone).
+  const forward: typeof authorizeForward = (client, packet) => {
+    const allowed = forwardable(client, packet);
+    return allowed ? withTopicAlias(client, allowed) : allowed;
   };
   const bounded = limitSessions(
     {
@@ -188,8 +199,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     authenticate: options.cluster?.guardAuthenticate(recordAcceptance) ?? recordAcceptance,
     preConnect(client, packet, callback) {
       // the client's Receive Maximum bounds what is sent to it (mqtt5-outbound.ts)
+      allowTopicAliases(client, packet);
       windowDeliveries(client, packet, {
-        forward,
+        forward: forwardable,
         maxHeldBytes: limits.maxOutboundBuffer,
         onOverflow: cutSlowConsumer,
       });

@@ -6,6 +6,7 @@
  *   releases it from a persistent session's queue as it does for any message not forwarded);
  * - Receive Maximum (§3.1.2.11.3): no more QoS 1 and QoS 2 PUBLISHes awaiting PUBACK/PUBCOMP than the client
  *   announced [MQTT-3.3.4-9]; the others wait, in order, for a slot (`windowDeliveries`).
+ * One it leaves out: a server MAY send topic aliases to a client that allows them (§3.3.2.3.4): `withTopicAlias`.
  * And one thing it gets half right: a message matching several of a client's subscriptions is sent once (aedes
  * drops the copies), so it must carry the Subscription Identifiers of all of them [MQTT-3.3.4-4]; aedes puts only
  * the first one's (`withSubscriptionIdentifiers`).
@@ -83,6 +84,44 @@ export function withSubscriptionIdentifiers<P extends PublishPacket>(client: Cli
     ...packet,
     properties: { ...packet.properties, subscriptionIdentifier: ids.length === 1 ? ids[0] : ids },
   };
+}
+
+/** The topic aliases the broker gave a client, up to the Topic Alias Maximum of its CONNECT. */
+const aliasTables = new WeakMap<Client, { max: number; byTopic: Map<string, number> }>();
+
+/** At CONNECT: may the broker send this client topic aliases (it announced a Topic Alias Maximum)? */
+export function allowTopicAliases(
+  client: Client,
+  connect: { protocolVersion?: number; properties?: { topicAliasMaximum?: number } },
+): void {
+  const max = connect.properties?.topicAliasMaximum;
+  if (connect.protocolVersion !== 5 || !max) return;
+  aliasTables.set(client, { max, byTopic: new Map() });
+}
+
+/**
+ * `packet` as sent with a topic alias: the first delivery on a topic carries the topic and a new alias, later ones
+ * an empty topic and the alias (§3.3.2.3.4); past the client's maximum,
+ * topics go without one. Called once per delivery actually written, in the order they are written (aedes writes
+ * each from its own setImmediate, queued in the order they were authorized). Only for a session that ends with the
+ * connection: aedes keeps what it sends to a persistent session for redelivery, and an alias means nothing on the
+ * next connection [MQTT-3.3.2-7].
+ */
+export function withTopicAlias<P extends PublishPacket>(client: Client, packet: P): P {
+  const table = aliasTables.get(client);
+  const c = client as AedesClient & { clean?: boolean };
+  if (!table || !c.clean) return packet;
+  const known = table.byTopic.get(packet.topic);
+  if (known !== undefined) {
+    // aedes looks up the subscription by topic to lower the QoS: without a topic, that is done here
+    const granted = c.subscriptions[packet.topic]?.qos;
+    const qos = granted !== undefined && granted < packet.qos ? granted : packet.qos;
+    return { ...packet, qos, topic: '', properties: { ...packet.properties, topicAlias: known } };
+  }
+  if (table.byTopic.size >= table.max) return packet;
+  const alias = table.byTopic.size + 1;
+  table.byTopic.set(packet.topic, alias);
+  return { ...packet, properties: { ...packet.properties, topicAlias: alias } };
 }
 
 export interface WindowOptions {

@@ -245,3 +245,31 @@ it('a message matching two subscriptions arrives once, with both Subscription Id
     ?.subscriptionIdentifier;
   expect([ids].flat().sort()).toEqual([2, 3]);
 });
+
+it('topic aliases towards a client that allows them: the topic once, then the alias alone; none to others', async () => {
+  const aliased = await v5Peer('flow-a', { properties: { topicAliasMaximum: 2 } });
+  const plain = await v5Peer('flow-c');
+  for (const peer of [aliased, plain]) {
+    peer.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flow/alias', qos: 1 }] });
+    await peer.until('suback');
+  }
+  const publisher = await v5Client('flow-b');
+  for (const n of [1, 2]) await publisher.publishAsync('flow/alias', `${n}`, { qos: 1 });
+  const seen = (peer: typeof plain) =>
+    peer.packets
+      .filter((p) => p.cmd === 'publish')
+      .map((p) => {
+        const { topic, properties } = p as { topic: string; properties?: { topicAlias?: number } };
+        return [topic, properties?.topicAlias];
+      });
+  await aliased.until('publish', 2);
+  await plain.until('publish', 2);
+  expect(seen(aliased)).toEqual([
+    ['flow/alias', 1],
+    ['', 1],
+  ]);
+  expect(seen(plain)).toEqual([
+    ['flow/alias', undefined],
+    ['flow/alias', undefined],
+  ]);
+});

@@ -101,6 +101,7 @@ const MUST_PASS = {
       'test_request_response',
       'test_retained_message',
       'test_server_keep_alive',
+      'test_server_topic_alias',
       'test_session_expiry',
       'test_subscribe_identifiers',
       'test_unsubscribe',
