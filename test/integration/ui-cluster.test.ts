@@ -1,7 +1,7 @@
 /**
  * `certfleet ui --cluster 2` in a real terminal (tmux): the dashboard starts a redis-server and two broker nodes, the
- * demo devices are spread over them and each device's detail line names its node (from the broker's audit); q stops
- * every node and Redis.
+ * demo devices are spread over them and each device's detail line names its node (from the broker's audit); a node
+ * SIGKILLed is reported and its devices come back on the other; q stops every node and Redis.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!hasTmux())('the dashboard on a local cluster', () => {
-  it('spreads the devices over two nodes, shows each one’s node, and stops the nodes and Redis on q', async () => {
+  it('spreads the devices over two nodes, shows each one’s node and a node’s death, and stops the nodes and Redis on q', async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'certfleet-ui-cluster-'));
     cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
     const scriptDir = await mkdtemp(join(tmpdir(), 'certfleet-ui-cluster-script-'));
@@ -50,6 +50,16 @@ describe.skipIf(!hasTmux())('the dashboard on a local cluster', () => {
     tmux.type('meter-003');
     tmux.keys('Enter');
     await tmux.waitFor(/meter-003 +meter +● online · on local-1/, 30_000);
+
+    // A node dies: the dashboard says so, and its devices come back on the other node.
+    process.kill(pids['local-2']!, 'SIGKILL');
+    await tmux.waitFor(/local-2 exited \(SIGKILL\): its devices fail over/, 30_000);
+    tmux.keys('/');
+    await tmux.waitFor(/filter> /, 10_000);
+    tmux.keys('C-u');
+    tmux.type('tracker-002');
+    tmux.keys('Enter');
+    await tmux.waitFor(/tracker-002 +tracker +● online · on local-1/, 60_000);
 
     tmux.keys('q');
     const after = await tmux.waitFor(/DASHBOARD EXITED: (\d+)/, 30_000);

@@ -38,6 +38,17 @@ export async function startDashboardBroker(options: DashboardBrokerOptions): Pro
     onLine: (node, line) => options.onLine?.(`${node}: ${line}`, 'stderr'),
   });
   const [first] = cluster.nodes;
+  let stopping = false;
+  // Node local-1's death is the broker's (bring-up.ts says so); another node's is worth a line: its devices move.
+  for (const node of cluster.nodes.slice(1)) {
+    node.child.once('exit', (code, signal) => {
+      if (!stopping)
+        options.onLine?.(
+          `${node.id} exited (${signal ?? `code ${code}`}): its devices fail over to the other nodes`,
+          'stderr',
+        );
+    });
+  }
   const nodes = cluster.nodes.map(({ host, port }) => ({ host, port, servername: 'localhost' }));
   const list = cluster.nodes.map((node) => `${node.id} ${node.url}`).join(', ');
   return {
@@ -46,7 +57,10 @@ export async function startDashboardBroker(options: DashboardBrokerOptions): Pro
     port: first!.port,
     ready: first!.ready,
     lastWords: () => first!.lastWords(),
-    stop: () => cluster.stop(),
+    stop: () => {
+      stopping = true;
+      return cluster.stop();
+    },
     nodes,
     pids: {
       broker: first!.child.pid,
