@@ -32,6 +32,8 @@ export interface OutputLike {
   width: number;
   height: number;
   operations: Operation[];
+  /** Ink's per-Output memo of character widths and tokenized lines (6.8). */
+  caches?: unknown;
   get(): { output: string; height: number };
 }
 export type OutputClass = (new (options: {
@@ -131,9 +133,14 @@ export async function installRowCache(): Promise<RowCache | undefined> {
   const original = Output.prototype.get;
   let current = new Map<string, string>();
   let previous = new Map<string, string>();
+  // Ink memoizes character widths and tokenized lines per Output, i.e. per frame; the one-row Outputs share one memo
+  // instead (renewed with the row generations, so it stays bounded).
+  const newMemo = () => new Output({ width: 0, height: 0 }).caches;
+  let memo = newMemo();
 
   const composeRow = (width: number, pieces: RowPiece[], transformed: boolean): string => {
     const row = new Output({ width, height: 1 });
+    if (memo !== undefined) row.caches = memo;
     for (const piece of pieces) {
       if (piece.clip) row.operations.push({ type: 'clip', clip: piece.clip });
       row.operations.push({
@@ -172,6 +179,7 @@ export async function installRowCache(): Promise<RowCache | undefined> {
     if (current.size > GENERATION) {
       previous = current;
       current = new Map();
+      memo = newMemo();
     }
     return { output: texts.join('\n'), height: this.height };
   };

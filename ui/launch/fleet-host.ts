@@ -106,8 +106,13 @@ async function start(options: HostStart): Promise<string[]> {
     },
   );
   stops.push(() => client.stop());
-  const late = await Promise.race([subscribed.then(() => false), delay(15_000).then(() => true)]);
-  if (late) note('the dashboard has not reached the audit feed yet; starting the fleet anyway', 'warn');
+  // The PKI worker and the fleet's workers load their code meanwhile, and the first certificates are issued: only
+  // the devices' first connections wait for the audit feed.
+  const auditFeed = Promise.race([subscribed.then(() => false), delay(15_000).then(() => true)]).then(
+    (late) => {
+      if (late) note('the dashboard has not reached the audit feed yet; starting the fleet anyway', 'warn');
+    },
+  );
 
   const pkiWorker = startTsWorker(new URL('./pki-worker.ts', import.meta.url));
   stops.push(() => pkiWorker.terminate());
@@ -135,6 +140,7 @@ async function start(options: HostStart): Promise<string[]> {
     intervalMs: options.intervalMs ?? DEMO_FLEET.intervalMs,
     publish: client.publish,
     quit: async () => {},
+    beforeFirstLaunch: auditFeed,
   });
   const sensors = options.sensors ?? DEMO_FLEET.sensors;
   note(`issuing certificates for ${sensors} sensors and starting the demo fleet…`);

@@ -23,6 +23,8 @@ export interface LiveControlsOptions {
   /** Publishes as the dashboard identity; resolves once the broker acknowledged it. */
   publish: (topic: string, payload: string) => Promise<void>;
   quit: () => Promise<void>;
+  /** The first devices start once this settles (the dashboard reads the audit feed); planning does not wait. */
+  beforeFirstLaunch?: Promise<unknown>;
 }
 
 /** Sensors in the first certificate batch (small: the first devices connect early), then in each later one. */
@@ -63,7 +65,7 @@ export class LiveControls implements FleetControls {
         // Rogues with the first batch: a behaviour rogue's victim is the plan's first sensor, as in one plan.
         ...(done === 0 && { rogues }),
       });
-      ids.push(...this.launch(specs));
+      ids.push(...(await this.launch(specs)));
       done += count;
     } while (done < sensors);
     return ids;
@@ -83,14 +85,14 @@ export class LiveControls implements FleetControls {
       }
       this.numberedKinds.push(kind);
       const specs = await this.plan({ count: 0, rogues: this.numberedKinds });
-      return this.launch(specs.slice(-1))[0] as string;
+      return (await this.launch(specs.slice(-1)))[0] as string;
     }
     const [spec] = await this.plan({ count: 0, rogues: [kind] });
     if (!spec) throw new Error(`no plan for rogue ${kind}`);
     // A second rogue of a kind shares the credential; only its device id must differ.
     let id = spec.id;
     for (let n = 2; this.identityOf.has(id); n++) id = `${spec.id}-${n}`;
-    return this.launch([{ ...spec, id }])[0] as string;
+    return (await this.launch([{ ...spec, id }]))[0] as string;
   }
 
   async remove(id: string): Promise<void> {
@@ -153,7 +155,8 @@ export class LiveControls implements FleetControls {
     return this.options.pki.call<DeviceSpec[]>('plan', plan);
   }
 
-  private launch(specs: DeviceSpec[]): string[] {
+  private async launch(specs: DeviceSpec[]): Promise<string[]> {
+    await this.options.beforeFirstLaunch;
     for (const spec of specs) this.identityOf.set(spec.id, identityFor(spec));
     this.options.fleet.add(specs);
     return specs.map((spec) => spec.id);
