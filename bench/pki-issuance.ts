@@ -2,11 +2,11 @@ import { generateKeyPair } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { initPki, issueIdentities } from '../pki/index.ts';
 import { runningLeafWorkers } from '../pki/leaf-pool.ts';
+import { measureLoopStall } from './lib/loop-stall.ts';
 import { loadAverage } from './lib/process-stats.ts';
 import { opensslSpeed } from './machine.ts';
 
@@ -22,19 +22,13 @@ export interface IssuanceRun {
   perCpuSecond: number;
   /** Longest event-loop stall while issuing, in ms. */
   maxStallMs: number;
+  /** Most CPU the event loop's thread ran between two 5 ms ticks: the part of the stall our code caused. */
+  maxBusyMs: number | null;
   /** Longest stall of the same event loop doing nothing for a second just before: what the machine's load costs. */
   idleStallMs: number;
   load1: number;
   /** Leaf worker threads running after the run (0: the batch was made on the event loop alone). */
   workers: number;
-}
-
-async function stallOver(work: () => Promise<unknown>): Promise<number> {
-  const delay = monitorEventLoopDelay({ resolution: 5 });
-  delay.enable();
-  await work();
-  delay.disable();
-  return delay.max / 1e6;
 }
 
 async function timedIssue(
@@ -44,11 +38,11 @@ async function timedIssue(
   keyType: 'ec' | 'rsa',
   oneAtATime = false,
 ): Promise<IssuanceRun> {
-  const idleStallMs = await stallOver(() => sleep(1000));
+  const idleStallMs = (await measureLoopStall(() => sleep(1000))).maxStallMs;
   const load1 = loadAverage();
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const maxStallMs = await stallOver(async () => {
+  const { maxStallMs, maxBusyMs } = await measureLoopStall(async () => {
     if (oneAtATime) for (const id of ids) await issueIdentities(stateDir, [id], { keyType });
     else await issueIdentities(stateDir, ids, { keyType });
   });
@@ -63,6 +57,7 @@ async function timedIssue(
     cpuSeconds,
     perCpuSecond: ids.length / cpuSeconds,
     maxStallMs,
+    maxBusyMs,
     idleStallMs,
     load1,
     workers: runningLeafWorkers(),

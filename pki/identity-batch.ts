@@ -13,12 +13,12 @@
  * measured on this machine's ext4, ~3 fsyncs per identity capped it near 500/s.
  */
 import { open } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { mapConcurrently } from '../core/concurrency.ts';
 import type { IdentityMaterial } from './identity-files.ts';
 import { readyLeafWorker, shareChunks } from './leaf-pool.ts';
 import type { FromLeafWorker, StageFile } from './leaf-worker-protocol.ts';
-import { identityDir, identityFiles } from './layout.ts';
+import { identityDir } from './layout.ts';
 import { renameAllSync, stageFilesSync } from './stage-files.ts';
 import type { PkiLayout } from './types.ts';
 
@@ -39,17 +39,16 @@ export interface StagedIdentity {
 }
 
 function filesOf(layout: PkiLayout, material: IdentityMaterial): Array<StageFile & { final: string }> {
-  const dir = identityDir(layout, material.id);
-  const files = identityFiles(layout, material.id);
+  const dir = identityDir(layout, material.id); // normalized once: the file names are appended, not joined
   return [
-    { dir, name: 'key.pem', data: material.keyPem, mode: 0o600, final: files.key },
-    { dir, name: 'cert.pem', data: material.certPem, mode: 0o644, final: files.cert },
+    { dir, name: 'key.pem', data: material.keyPem, mode: 0o600, final: `${dir}${sep}key.pem` },
+    { dir, name: 'cert.pem', data: material.certPem, mode: 0o644, final: `${dir}${sep}cert.pem` },
     {
       dir,
       name: 'chain.pem',
       data: material.certPem + material.chainTailPem,
       mode: 0o644,
-      final: files.chain,
+      final: `${dir}${sep}chain.pem`,
     },
   ];
 }
@@ -70,26 +69,30 @@ export async function stageIdentityFiles(
   materials: IdentityMaterial[],
   useWorkers: boolean,
 ): Promise<StagedIdentity[]> {
-  const perIdentity = materials.map((material) => filesOf(layout, material));
-  const parts = chunks(perIdentity, IDENTITIES_PER_CHUNK);
-  const temps = (
-    await shareChunks(
-      parts,
-      (part) => stageFilesSync(part.flat()),
-      async (worker, part) =>
-        (
-          await worker.send<Extract<FromLeafWorker, { type: 'staged' }>>({
-            type: 'stage',
-            files: part.flat().map(({ dir, name, data, mode }) => ({ dir, name, data, mode })),
-          })
-        ).temps,
-      { useWorkers },
-    )
-  ).flat();
-  return materials.map((material, i) => ({
-    id: material.id,
-    renames: perIdentity[i]!.map((file, k) => [temps[i * 3 + k]!, file.final] as [string, string]),
-  }));
+  // Each chunk lays out its own paths, so a batch of thousands is never one long turn of the event loop.
+  type File = StageFile & { final: string };
+  const staged = (part: IdentityMaterial[], files: File[], temps: string[]): StagedIdentity[] =>
+    part.map((material, i) => ({
+      id: material.id,
+      renames: [0, 1, 2].map((k) => [temps[i * 3 + k]!, files[i * 3 + k]!.final] as [string, string]),
+    }));
+  const parts = await shareChunks(
+    chunks(materials, IDENTITIES_PER_CHUNK),
+    (part) => {
+      const files = part.flatMap((material) => filesOf(layout, material));
+      return staged(part, files, stageFilesSync(files));
+    },
+    async (worker, part) => {
+      const files = part.flatMap((material) => filesOf(layout, material));
+      const reply = await worker.send<Extract<FromLeafWorker, { type: 'staged' }>>({
+        type: 'stage',
+        files: files.map(({ dir, name, data, mode }) => ({ dir, name, data, mode })),
+      });
+      return staged(part, files, reply.temps);
+    },
+    { useWorkers },
+  );
+  return parts.flat();
 }
 
 /** One syncfs of the store's file system, through a leaf worker; false when that is not possible here. */

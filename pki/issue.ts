@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { mapConcurrently } from '../core/concurrency.ts';
 import { UserError } from '../core/user-error.ts';
 import { loadIssuingCa, type CertificateAuthority } from './authority.ts';
@@ -157,7 +158,8 @@ async function makeLeaves(
   };
   const kinds: LeafTemplate[] = [];
   const jobs: LeafJob[] = [];
-  for (const spec of specs) {
+  for (const [i, spec] of specs.entries()) {
+    if (i % 500 === 499) await nextTurn(); // thousands of jobs: a few ms per turn of the event loop
     const template = templates.for(spec, await sampleSpki(spec.keyType));
     if (!kinds.includes(template)) kinds.push(template);
     const { notBefore, notAfter } = leafValidity(spec);
@@ -171,32 +173,36 @@ async function makeLeaves(
     });
   }
   const prototypes = kinds.map((template) => template.prototype);
-  const leaves = (
-    await shareChunks(
-      chunks(jobs, LEAVES_PER_JOB),
-      (part) => Promise.all(part.map((job) => makeLeafHere(kinds[job.prototype]!, job))),
-      async (worker, part) =>
-        (
-          await worker.send<Extract<FromLeafWorker, { type: 'made' }>>({
-            type: 'make',
-            issuerKey: ca.privateKey,
-            prototypes,
-            jobs: part,
-          })
-        ).leaves,
-      { useWorkers: specs.length >= WORKERS_FROM_LEAVES, onChunkDone: (part) => onDone(part.length) },
-    )
-  ).flat();
-  return leaves.map((leaf, i) => {
-    const spec = specs[i]!;
-    const job = jobs[i]!;
-    return {
-      material: { id: spec.id, certPem: leaf.certPem, keyPem: leaf.keyPem, chainTailPem: ca.certPem },
-      entry: entryOf(spec, job.serialHex, leaf.keyDescription, new Date(job.notAfter)),
+  // Each chunk's results become index entries as they arrive: no pass over thousands at the end.
+  const made = (part: Array<[LeafSpec, LeafJob]>, leaves: MadeLeaf[]): Made[] =>
+    part.map(([spec, job], i) => ({
+      material: {
+        id: spec.id,
+        certPem: leaves[i]!.certPem,
+        keyPem: leaves[i]!.keyPem,
+        chainTailPem: ca.certPem,
+      },
+      entry: entryOf(spec, job.serialHex, leaves[i]!.keyDescription, new Date(job.notAfter)),
       template: kinds[job.prototype]!,
       notBefore: new Date(job.notBefore),
-    };
-  });
+    }));
+  const pairs = specs.map((spec, i): [LeafSpec, LeafJob] => [spec, jobs[i]!]);
+  const parts = await shareChunks(
+    chunks(pairs, LEAVES_PER_JOB),
+    async (part) =>
+      made(part, await Promise.all(part.map(([, job]) => makeLeafHere(kinds[job.prototype]!, job)))),
+    async (worker, part) => {
+      const reply = await worker.send<Extract<FromLeafWorker, { type: 'made' }>>({
+        type: 'make',
+        issuerKey: ca.privateKey,
+        prototypes,
+        jobs: part.map(([, job]) => job),
+      });
+      return made(part, reply.leaves);
+    },
+    { useWorkers: specs.length >= WORKERS_FROM_LEAVES, onChunkDone: (part) => onDone(part.length) },
+  );
+  return parts.flat();
 }
 
 /**
@@ -222,14 +228,19 @@ async function infoOfMade(layout: PkiLayout, made: Made[]): Promise<IdentityInfo
   const facts = await factsOfIssued(
     made.map(({ material, ...rest }) => ({ certPem: material.certPem, ...rest })),
   );
-  return made.map(({ entry }, i) => ({
-    id: entry.id,
-    role: entry.role,
-    ...(entry.rogueKind ? { rogueKind: entry.rogueKind as NonNullable<IdentityInfo['rogueKind']> } : {}),
-    ...facts[i]!,
-    status: statusOf(facts[i]!, false),
-    paths: { ...identityFiles(layout, entry.id), ca: layout.rootCert },
-  }));
+  const infos: IdentityInfo[] = [];
+  for (const [i, { entry }] of made.entries()) {
+    if (i % 500 === 499) await nextTurn();
+    infos.push({
+      id: entry.id,
+      role: entry.role,
+      ...(entry.rogueKind ? { rogueKind: entry.rogueKind as NonNullable<IdentityInfo['rogueKind']> } : {}),
+      ...facts[i]!,
+      status: statusOf(facts[i]!, false),
+      paths: { ...identityFiles(layout, entry.id), ca: layout.rootCert },
+    });
+  }
+  return infos;
 }
 
 async function issueMadeLeaves(
