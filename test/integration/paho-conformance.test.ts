@@ -106,9 +106,10 @@ const MUST_PASS = {
       'test_subscribe_identifiers',
       'test_unsubscribe',
       'test_user_properties',
-      'test_will_message',
       'test_zero_length_clientid',
     ],
+    // certfleet also passes test_will_message, left out on both sides: the will comes from a keepalive timeout
+    // (1.5 × 2 s) that races the second client's CONNECT and SUBSCRIBE — Mosquitto missed it at load 18 (06:45 run).
     // certfleet also passes test_flow_control1, test_flow_control2, test_subscribe_options and test_will_delay, but
     // they are left out: flow_control1 waits for a 2 s socket timeout between steps, will_delay wants the will within
     // ±1 s, subscribe_options shares Mosquitto's load flake, and in flow_control2 Paho's client answers PUBRECs
@@ -131,7 +132,6 @@ const MUST_PASS = {
       'test_shared_subscriptions',
       'test_unsubscribe',
       'test_user_properties',
-      'test_will_message',
       'test_zero_length_clientid',
     ],
   },
