@@ -87,11 +87,21 @@ describe('a cluster whose Redis restarts', () => {
     }
     expect(acknowledged).toHaveLength(300);
     expect(acknowledged.filter((p) => !received.has(p))).toEqual([]);
+    // The publisher reconnects by itself: it must not outlive this test (a CONNACK it waits for during the next
+    // test's outage would fail that one).
+    await publisher.endAsync(true);
   }, 120_000);
 
   it('a SUBSCRIBE made while Redis is gone is granted when it returns and holds on every node', async () => {
     const persistent = { clean: false, reconnectPeriod: 0 };
-    const device = await connectTo(nodeA.port, pki.stateDir, 'sensor-002', persistent, cleanups);
+    const step = <T>(what: string, promise: Promise<T>) =>
+      promise.catch((error: Error) => {
+        throw new Error(`${what}: ${error.message}`);
+      });
+    const device = await step(
+      'sensor-002 first CONNECT',
+      connectTo(nodeA.port, pki.stateDir, 'sensor-002', persistent, cleanups),
+    );
     const haltedAt = new Date().toISOString();
     await redis.halt('SIGTERM');
     for (const node of [nodeA, nodeB])
@@ -118,14 +128,20 @@ describe('a cluster whose Redis restarts', () => {
     await device.endAsync();
 
     // Published through the other node while the session is offline: queued there, delivered when it returns.
-    const sender = await connectTo(nodeB.port, pki.stateDir, 'dashboard', { reconnectPeriod: 0 }, cleanups);
+    const sender = await step(
+      'dashboard CONNECT on B',
+      connectTo(nodeB.port, pki.stateDir, 'dashboard', { reconnectPeriod: 0 }, cleanups),
+    );
     const commands = Array.from({ length: 100 }, (_, i) => `command-${i}`);
     await Promise.all(
       commands.map((c) => sender.publishAsync('devices/sensor-002/commands/set', c, { qos: 1 })),
     );
     const received = new Set<string>();
-    await connectTo(nodeA.port, pki.stateDir, 'sensor-002', persistent, cleanups, (client) =>
-      client.on('message', (_t, payload) => received.add(payload.toString())),
+    await step(
+      'sensor-002 resuming CONNECT',
+      connectTo(nodeA.port, pki.stateDir, 'sensor-002', persistent, cleanups, (client) =>
+        client.on('message', (_t, payload) => received.add(payload.toString())),
+      ),
     );
     const deadline = Date.now() + 20_000;
     while (received.size < commands.length && Date.now() < deadline)

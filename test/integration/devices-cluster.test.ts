@@ -85,10 +85,14 @@ describe('certfleet devices run --cluster', () => {
     const auditOf = (node: string) => join(dir, `audit-${node}.jsonl`);
 
     // Spread: both nodes accept sensors (sensor-001 and -003 start on local-1, -002 and -004 on local-2).
-    const onFirst = await until(async () => {
-      const records = await accepted(auditOf('local-1'));
-      return records.length >= 2 ? records : undefined;
-    }, 'two sensors on local-1');
+    const onFirst = await until(
+      async () => {
+        const records = await accepted(auditOf('local-1'));
+        return records.length >= 2 ? records : undefined;
+      },
+      'two sensors on local-1',
+      90_000,
+    ); // a loaded machine: PKI, node and worker start first
     expect(onFirst.map((r) => r.cn).sort()).toEqual(['sensor-001', 'sensor-003']);
     expect(onFirst.every((r) => r.node === 'local-1')).toBe(true);
     await until(async () => (await accepted(auditOf('local-2'))).length >= 2 || undefined, 'two on local-2');
