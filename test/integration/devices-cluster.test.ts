@@ -77,7 +77,7 @@ describe('certfleet devices run --cluster', () => {
       '--count',
       '4',
       '--duration',
-      '12s',
+      '20s',
       '--interval',
       '1s',
       '--json',
