@@ -157,16 +157,17 @@ async function makeLeaves(
     return sampleKeys.get(keyType)!;
   };
   const kinds: LeafTemplate[] = [];
+  const kindIndex = new Map<LeafTemplate, number>();
   const jobs: LeafJob[] = [];
   for (const [i, spec] of specs.entries()) {
     if (i % 500 === 499) await nextTurn(); // thousands of jobs: a few ms per turn of the event loop
     const template = templates.for(spec, await sampleSpki(spec.keyType));
-    if (!kinds.includes(template)) kinds.push(template);
+    if (!kindIndex.has(template)) kindIndex.set(template, kinds.push(template) - 1);
     const { notBefore, notAfter } = leafValidity(spec);
     jobs.push({
       commonName: spec.id,
       keyType: spec.keyType,
-      prototype: kinds.indexOf(template),
+      prototype: kindIndex.get(template)!,
       notBefore: notBefore.getTime(),
       notAfter: notAfter.getTime(),
       serialHex: randomSerialHex(),
@@ -192,11 +193,13 @@ async function makeLeaves(
     async (part) =>
       made(part, await Promise.all(part.map(([, job]) => makeLeafHere(kinds[job.prototype]!, job)))),
     async (worker, part) => {
+      // Only the prototypes this chunk uses (leaves with their own SANs each have one: thousands in a batch).
+      const used = [...new Set(part.map(([, job]) => job.prototype))];
       const reply = await worker.send<Extract<FromLeafWorker, { type: 'made' }>>({
         type: 'make',
         issuerKey: ca.privateKey,
-        prototypes,
-        jobs: part.map(([, job]) => job),
+        prototypes: used.map((index) => prototypes[index]!),
+        jobs: part.map(([, job]) => ({ ...job, prototype: used.indexOf(job.prototype) })),
       });
       return made(part, reply.leaves);
     },

@@ -6,6 +6,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureIdentitiesWithSan, identitySan } from '../../pki/identity-san.ts';
 import { WORKERS_FROM_LEAVES } from '../../pki/issue.ts';
 import { leafWorkerCount, runningLeafWorkers } from '../../pki/leaf-pool.ts';
 import {
@@ -68,6 +69,16 @@ describe('bulk issuance', () => {
     expect(rsa[0]!.keyUsage).toEqual(['digitalSignature', 'keyEncipherment']);
     expect(ec[0]!.keyUsage).toEqual(['digitalSignature']);
     await expectWhole([...ec, ...rsa]);
+  }, 60_000);
+
+  it('a bulk batch where every leaf has its own SAN (a template each) carries each name', async () => {
+    const ids = Array.from(
+      { length: WORKERS_FROM_LEAVES + 2 },
+      (_, i) => `san-${String(i).padStart(3, '0')}`,
+    );
+    const issued = await ensureIdentitiesWithSan(stateDir, ids, 'san-uri');
+    for (const info of issued) expect(info.subjectAltNames).toEqual([identitySan(info.id, 'san-uri')]);
+    await expectWhole(issued);
   }, 60_000);
 
   it('--force over a bulk batch revokes every certificate it replaces', async () => {
