@@ -52,7 +52,13 @@ function launch(
     '--dir',
     dir,
   ];
-  const child = spawn('sh', ['-c', LIFELINE, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Its own session (detached): a terminal closing (SIGHUP) or Ctrl-C reaches the whole foreground process group,
+  // and would kill the shell but not Redis, which ignores SIGHUP — an orphaned redis-server, seen when the
+  // dashboard's tmux window was closed. Only the pipe decides: when we are gone, Redis goes.
+  const child = spawn('sh', ['-c', LIFELINE, 'sh', ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
   return new Promise((resolve, reject) => {
     let output = '';
     const fail = (error: Error) => {

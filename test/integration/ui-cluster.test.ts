@@ -68,4 +68,30 @@ describe.skipIf(!hasTmux())('the dashboard on a local cluster', () => {
       expect({ name, alive: isAlive(pid) }).toEqual({ name, alive: false });
     expect(processesMatching(stateDir)).toEqual([]);
   }, 300_000);
+
+  it('closing its terminal (SIGHUP) leaves no node and no redis-server behind', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'certfleet-ui-cluster-hup-'));
+    cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+    const scriptDir = await mkdtemp(join(tmpdir(), 'certfleet-ui-cluster-hup-script-'));
+    cleanups.push(() => rm(scriptDir, { recursive: true, force: true }));
+    const script = join(scriptDir, 'run.sh');
+    await writeFile(
+      script,
+      `cd '${REPO}'\nnode bin/certfleet.js ui --cluster 2 --sensors 1 --state-dir '${stateDir}'\nsleep 600\n`,
+    );
+    const tmux = TmuxSession.start(`certfleet-cluster-hup-${process.pid}`, `sh ${script}`);
+    cleanups.push(() => tmux.kill());
+    await tmux.waitFor((s) => Number(/● online (\d+)/.exec(s)?.[1] ?? 0) >= 1, 150_000);
+    const pids = JSON.parse(await readFile(join(stateDir, PID_FILE), 'utf8')) as Record<string, number>;
+    cleanups.push(() => {
+      for (const pid of Object.values(pids)) if (isAlive(pid)) process.kill(pid, 'SIGKILL'); // if the test failed
+    });
+    expect(isAlive(pids.redis!)).toBe(true);
+    tmux.kill(); // SIGHUP to everything in the terminal (Redis ignores it: only its lifeline stops it)
+    const deadline = Date.now() + 20_000;
+    while (Object.values(pids).some(isAlive) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    for (const [name, pid] of Object.entries(pids))
+      expect({ name, alive: isAlive(pid) }).toEqual({ name, alive: false });
+  }, 240_000);
 });
