@@ -20,6 +20,9 @@ const broker = await startBroker({
     maxHandshakesPerAddress: 100_000,
     connectionRatePerAddress: 0,
     connectionRatePerIdentity: 0,
+    // Every simulated device keeps a retained status: the default 10,000 topics stopped the scale suite's 15,000
+    // (device 10,001 on was disconnected, LIMIT_EXCEEDED). `certfleet broker --max-retained` raises it the same way.
+    maxRetainedMessages: 100_000,
   },
   ...(flags.includes('--no-authorization') && { authorization: false }),
 });
