@@ -34,12 +34,10 @@ export async function ensureIdentitiesWithSan(
   const current = await mapConcurrently(unique, 16, async (id) =>
     index.identities[id] ? describeIdentity(layout, id, index).catch(() => undefined) : undefined,
   );
-  const missing = unique.filter(
-    (id, at) =>
-      !current[at] ||
-      current[at].role !== 'device' ||
-      !current[at].subjectAltNames.includes(identitySan(id, source)),
-  );
+  const missing = unique.filter((id, at) => {
+    const entry = current[at];
+    return entry?.role !== 'device' || !entry.subjectAltNames.includes(identitySan(id, source));
+  });
   if (missing.length > 0) {
     const specs = missing.map((id) =>
       deviceLeafSpec(id, {

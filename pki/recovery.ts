@@ -142,7 +142,7 @@ async function reconcileIdentity(context: Context, id: string, journaled: boolea
   } catch {
     cert = null;
   }
-  const ours = cert !== null && cert.checkIssued(context.issuing) && cert.verify(context.issuing.publicKey);
+  const ours = cert?.checkIssued(context.issuing) === true && cert.verify(context.issuing.publicKey);
   const serial = cert ? serialOf(cert) : '';
   const drop = async (why: string) => {
     await removeIdentityFiles(layout, id);
