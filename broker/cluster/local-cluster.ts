@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { UserError } from '../../core/user-error.ts';
 import { type LocalRedis, startLocalRedis } from './local-redis.ts';
 import { parseRedisUrl } from './redis-url.ts';
+import { stopChild } from '../../core/stop-child.ts';
 
 /** The `certfleet` command: a node is a real broker process, started the way a person would start it. */
 const CLI = fileURLToPath(new URL('../../bin/certfleet.js', import.meta.url));
@@ -170,17 +171,5 @@ function startNode(
         lastWords: () => [...stderrTail],
       });
     });
-  });
-}
-
-function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
   });
 }

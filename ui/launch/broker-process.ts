@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { UserError } from '../../core/user-error.ts';
+import { stopChild } from '../../core/stop-child.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/certfleet.js', import.meta.url));
 
@@ -29,18 +30,6 @@ export interface StartBrokerOptions {
   timeoutMs?: number;
   /** Called with every line the broker prints after it is ready (errors, warnings). */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
-}
-
-export function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 export function startBroker(options: StartBrokerOptions): Promise<BrokerProcess> {

@@ -9,7 +9,7 @@ import type { RogueKind } from '../../core/rogues.ts';
 import type { DeviceProfile } from '../../devices/events.ts';
 import type { ConnectionInfo } from '../connect-commands.ts';
 import type { CertificateSummary, FleetControls } from '../controls.ts';
-import { stopChild } from './broker-process.ts';
+import { stopChild } from '../../core/stop-child.ts';
 import type { HostMessage, HostStart } from './fleet-host.ts';
 import { childChannel, type RpcClient, rpcClient } from './worker-rpc.ts';
 
