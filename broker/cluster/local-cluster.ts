@@ -5,16 +5,13 @@
  * Every process is tied to ours (`--stop-with-parent`, Redis' lifeline): none outlives the command, even a SIGKILLed
  * one.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { stopChild } from '../../core/stop-child.ts';
 import { UserError } from '../../core/user-error.ts';
+import { startBrokerChild } from '../broker-child.ts';
 import { type LocalRedis, startLocalRedis } from './local-redis.ts';
 import { parseRedisUrl } from './redis-url.ts';
-import { stopChild } from '../../core/stop-child.ts';
 
-/** The `certfleet` command: a node is a real broker process, started the way a person would start it. */
-const CLI = fileURLToPath(new URL('../../bin/certfleet.js', import.meta.url));
 export const MAX_LOCAL_NODES = 16;
 
 export interface LocalNode {
@@ -103,73 +100,41 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   };
 }
 
-function startNode(
+async function startNode(
   id: string,
   redis: string,
   options: LocalClusterOptions,
   spawned: (child: ChildProcess) => void,
 ): Promise<LocalNode> {
   const host = options.host ?? '127.0.0.1';
-  const args = [
-    CLI,
-    '--state-dir',
-    options.stateDir,
-    'broker',
-    '--host',
-    host,
-    '--port',
-    '0',
-    '--redis',
-    redis,
-    '--node-id',
-    id,
-    ...(options.brokerArgs ?? []),
-    '--json-ready',
-    '--stop-with-parent',
-  ];
-  // stdin stays open as a lifeline: when this process dies, even by SIGKILL, the node sees EOF and stops.
-  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  spawned(child);
-  const stderrTail: string[] = [];
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (why: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      const said = stderrTail.join('\n').trim();
-      reject(new UserError(`cannot start cluster node ${id}`, why, said ? `It said:\n${said}` : undefined));
-    };
-    // Generous: on a loaded machine loading the broker's modules alone has taken over 20 s.
-    const timer = setTimeout(() => fail('it did not report ready in time'), options.timeoutMs ?? 60_000);
-    child.once('error', (error) => fail(error.message));
-    child.once('exit', (code, signal) => fail(`it exited (${signal ?? `code ${code}`}) before it was ready`));
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      stderrTail.push(line);
-      if (stderrTail.length > 20) stderrTail.shift();
-      if (settled) options.onLine?.(id, line);
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (settled) return;
-      let ready: { event?: string; port?: number; url?: string; auditFile?: string; host?: string };
-      try {
-        ready = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (ready.event !== 'listening' || typeof ready.port !== 'number') return;
-      settled = true;
-      clearTimeout(timer);
-      resolve({
-        id,
-        host: ready.host ?? host,
-        port: ready.port,
-        url: ready.url ?? `mqtts://${host}:${ready.port}`,
-        auditFile: ready.auditFile ?? '',
-        child,
-        ready: ready as Record<string, unknown>,
-        lastWords: () => [...stderrTail],
-      });
-    });
+  const { child, ready, lastWords } = await startBrokerChild({
+    stateDir: options.stateDir,
+    brokerArgs: [
+      '--host',
+      host,
+      '--port',
+      '0',
+      '--redis',
+      redis,
+      '--node-id',
+      id,
+      ...(options.brokerArgs ?? []),
+    ],
+    failure: `cannot start cluster node ${id}`,
+    ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
+    onLine: (line, stream) => {
+      if (stream === 'stderr') options.onLine?.(id, line);
+    },
+    spawned,
   });
+  return {
+    id,
+    host: typeof ready.host === 'string' ? ready.host : host,
+    port: ready.port,
+    url: typeof ready.url === 'string' ? ready.url : `mqtts://${host}:${ready.port}`,
+    auditFile: typeof ready.auditFile === 'string' ? ready.auditFile : '',
+    child,
+    ready,
+    lastWords,
+  };
 }
