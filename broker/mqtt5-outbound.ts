@@ -38,6 +38,12 @@ const varIntLength = (n: number) => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_15
 export function publishWireSize(packet: PublishPacket): number {
   const payload =
     typeof packet.payload === 'string' ? Buffer.byteLength(packet.payload) : packet.payload.length;
+  if (!hasProperties(packet)) {
+    // the common case, counted rather than encoded (this runs per delivery): topic length + topic, packet id,
+    // a property length of 0, payload (§3.3.2)
+    const remaining = 2 + Buffer.byteLength(packet.topic) + (packet.qos > 0 ? 2 : 0) + 1 + payload;
+    return 1 + varIntLength(remaining) + remaining;
+  }
   const head = mqttPacket.generate(
     {
       cmd: 'publish',
@@ -54,6 +60,13 @@ export function publishWireSize(packet: PublishPacket): number {
   const remaining = head.length - 1 - varIntLength(head.length - 2) + payload;
   return 1 + varIntLength(remaining) + remaining;
 }
+
+const hasProperties = (packet: PublishPacket): boolean => {
+  for (const name in packet.properties) {
+    if ((packet.properties as Record<string, unknown>)[name] !== undefined) return true;
+  }
+  return false;
+};
 
 /** May `packet` be sent to `client`: not larger than the Maximum Packet Size the client announced. */
 export function fitsClient(client: Client, packet: PublishPacket): boolean {
