@@ -11,6 +11,7 @@ import { benchCluster } from './cluster.ts';
 import { benchClusterSync } from './cluster-sync.ts';
 import { benchConnectionRate } from './connection-rate.ts';
 import { benchFleetCompare } from './fleet-compare.ts';
+import { benchFleetMemory } from './fleet-memory.ts';
 import { benchMemory } from './memory.ts';
 import { benchPkiIssuance } from './pki-issuance.ts';
 import { benchScale } from './scale.ts';
@@ -23,6 +24,7 @@ export const SUITES: Record<string, Suite> = {
   connect: benchConnectionRate,
   throughput: benchThroughput,
   fleet: benchFleetCompare,
+  'fleet-memory': benchFleetMemory,
   memory: benchMemory,
   pki: benchPkiIssuance,
   ui: benchUi,
