@@ -123,12 +123,8 @@ export async function makeDurable(layout: PkiLayout, paths: string[], useWorkers
   await mapConcurrently(paths, FSYNC_CONCURRENCY, fsyncPath);
 }
 
-/** Renames each identity's temporaries into place (key, cert, chain), then makes the renames durable. */
-export async function publishIdentityFiles(
-  layout: PkiLayout,
-  staged: StagedIdentity[],
-  useWorkers: boolean,
-): Promise<void> {
+/** Renames each identity's temporaries into place: key, cert, chain. */
+export async function renameIdentityFiles(staged: StagedIdentity[], useWorkers: boolean): Promise<void> {
   await shareChunks(
     chunks(staged, IDENTITIES_PER_CHUNK),
     (part) => renameAllSync(part.flatMap((identity) => identity.renames)),
@@ -137,6 +133,14 @@ export async function publishIdentityFiles(
     },
     { useWorkers },
   );
+}
+
+/** Makes the renames durable: the directories that gained entries. */
+export async function makeRenamesDurable(
+  layout: PkiLayout,
+  staged: StagedIdentity[],
+  useWorkers: boolean,
+): Promise<void> {
   // The directories that gained entries: each identity's, and the folders above them (new identity directories).
   const dirs = new Set<string>();
   for (const identity of staged) {

@@ -11,7 +11,13 @@ import { randomSerialHex } from './der-bytes.ts';
 import { type IndexEntry, type PkiIndex, readIndex, withPkiLock, writeIndex } from './index-file.ts';
 import { clearJournal, openStore, reconcileLocked, writeJournal } from './recovery.ts';
 import type { IdentityMaterial } from './identity-files.ts';
-import { chunks, makeDurable, publishIdentityFiles, stageIdentityFiles } from './identity-batch.ts';
+import {
+  chunks,
+  makeDurable,
+  makeRenamesDurable,
+  renameIdentityFiles,
+  stageIdentityFiles,
+} from './identity-batch.ts';
 import { shareChunks, startLeafWorkers } from './leaf-pool.ts';
 import type { FromLeafWorker, LeafJob, MadeLeaf } from './leaf-worker-protocol.ts';
 import { validateDeviceId, validateIdentityName } from './identity-id.ts';
@@ -20,6 +26,7 @@ import type { IdentityInfo, IdentityRole, KeyType, PkiLayout } from './types.ts'
 import { describeIdentity } from './catalog.ts';
 import { factsOfIssued } from './issued-facts.ts';
 import { statusOf } from './inspect.ts';
+import { type OnIssuePhase, timePhase } from './issue-phases.ts';
 
 export interface IssueOptions {
   keyType?: KeyType;
@@ -28,6 +35,8 @@ export interface IssueOptions {
   validityMs?: number;
   force?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Times each step of the issuance (the benchmark's per-phase split). */
+  onPhase?: OnIssuePhase;
 }
 
 const DAY_MS = 86_400_000;
@@ -224,6 +233,7 @@ type IssueLeavesOptions = {
   force?: boolean;
   lockHeld?: boolean;
   onProgress?: (done: number, total: number) => void;
+  onPhase?: OnIssuePhase;
 };
 
 /** What `pki show` says of identities this process just issued (without reading their files back). */
@@ -251,20 +261,30 @@ async function issueMadeLeaves(
   specs: LeafSpec[],
   options: IssueLeavesOptions,
 ): Promise<Made[]> {
+  const { onPhase } = options;
   if (specs.length >= WORKERS_FROM_LEAVES) startLeafWorkers(); // they boot while the CA and index are read
-  const ca = await loadIssuingCa(layout);
-  const before = options.lockHeld ? await readIndex(layout) : await openStore(layout);
+  const [ca, before] = await timePhase(onPhase, 'open', async () => [
+    await loadIssuingCa(layout),
+    options.lockHeld ? await readIndex(layout) : await openStore(layout),
+  ]);
   refuseExisting(before.identities, specs, options.force === true);
   let done = 0;
   const templates = new LeafTemplates(ca);
-  const made = await makeLeaves(templates, ca, specs, (count) => {
-    done += count;
-    options.onProgress?.(done, specs.length);
-  });
+  const made = await timePhase(onPhase, 'make', () =>
+    makeLeaves(templates, ca, specs, (count) => {
+      done += count;
+      options.onProgress?.(done, specs.length);
+    }),
+  );
+  const lockWait = onPhase && { started: performance.now(), cpu: process.cpuUsage() };
   const commit = async () => {
-    const index = await reconcileLocked(layout, { scan: true });
+    if (lockWait) {
+      const used = process.cpuUsage(lockWait.cpu);
+      onPhase?.('lock', performance.now() - lockWait.started, (used.user + used.system) / 1000);
+    }
+    const index = await timePhase(onPhase, 'reconcile', () => reconcileLocked(layout, { scan: true }));
     refuseExisting(index.identities, specs, options.force === true);
-    await commitIdentities(layout, index, made);
+    await commitIdentities(layout, index, made, { onPhase });
     return made;
   };
   return options.lockHeld ? commit() : withPkiLock(layout, commit);
@@ -282,16 +302,19 @@ export async function commitIdentities(
   layout: PkiLayout,
   index: PkiIndex,
   made: Made[],
-  options: { alsoRevoke?: string[] } = {},
+  options: { alsoRevoke?: string[]; onPhase?: OnIssuePhase | undefined } = {},
 ): Promise<void> {
+  const { onPhase } = options;
   const serials = new Set(Object.values(index.identities).map((entry) => entry.serial));
   for (const { entry } of made) {
     if (serials.has(entry.serial)) throw new Error(`serial collision on ${entry.serial}`); // 2^-126: a bug, not luck
     serials.add(entry.serial);
   }
-  await writeJournal(
-    layout,
-    made.map(({ entry }) => entry.id),
+  await timePhase(onPhase, 'journal', () =>
+    writeJournal(
+      layout,
+      made.map(({ entry }) => entry.id),
+    ),
   );
   const superseded = made
     .map(({ entry }) => (Object.hasOwn(index.identities, entry.id) ? index.identities[entry.id]! : null))
@@ -303,23 +326,28 @@ export async function commitIdentities(
   if (toRevoke.length > 0) {
     const revokedAt = new Date().toISOString();
     for (const serialHex of toRevoke) index.crls.issuing.revoked.push({ serialHex, revokedAt });
-    await writeCrls(layout, index);
+    await timePhase(onPhase, 'crl', () => writeCrls(layout, index));
   }
   const useWorkers = made.length >= WORKERS_FROM_LEAVES;
-  const staged = await stageIdentityFiles(
-    layout,
-    made.map(({ material }) => material),
-    useWorkers,
+  const staged = await timePhase(onPhase, 'stage', () =>
+    stageIdentityFiles(
+      layout,
+      made.map(({ material }) => material),
+      useWorkers,
+    ),
   );
-  await makeDurable(
-    layout,
-    staged.flatMap((identity) => identity.renames.map(([temp]) => temp)),
-    useWorkers,
+  await timePhase(onPhase, 'sync-files', () =>
+    makeDurable(
+      layout,
+      staged.flatMap((identity) => identity.renames.map(([temp]) => temp)),
+      useWorkers,
+    ),
   );
   for (const { entry } of made) index.identities[entry.id] = entry;
-  await writeIndex(layout, index);
-  await publishIdentityFiles(layout, staged, useWorkers);
-  await clearJournal(layout);
+  await timePhase(onPhase, 'index', () => writeIndex(layout, index));
+  await timePhase(onPhase, 'rename', () => renameIdentityFiles(staged, useWorkers));
+  await timePhase(onPhase, 'sync-renames', () => makeRenamesDurable(layout, staged, useWorkers));
+  await timePhase(onPhase, 'journal-clear', () => clearJournal(layout));
 }
 
 /** Without --force an existing id is refused; with it, an identity still cannot change its role. */
@@ -365,7 +393,8 @@ export async function issueIdentities(
       ...(options.validityMs !== undefined && { validityMs: options.validityMs }),
     }),
   );
-  return infoOfMade(layout, await issueMadeLeaves(layout, specs, options));
+  const made = await issueMadeLeaves(layout, specs, options);
+  return timePhase(options.onPhase, 'answer', () => infoOfMade(layout, made));
 }
 
 /**
