@@ -1,18 +1,28 @@
 /**
- * Admission before TLS: what a peer may hold before it has proven anything.
+ * Admission before TLS: what a peer may hold before it has proven anything, and how much handshake work the broker
+ * takes on at once.
  *
  * - Every TCP connection gets an absolute deadline for its TLS handshake. Node's own `handshakeTimeout` is an idle
  *   timer (a peer that trickles a byte now and then resets it) and, once `tlsClientError` has a listener, Node no
  *   longer closes the socket at all: 2,000 silent sockets stayed open past it. Here the socket is destroyed.
- * - At most `maxHandshakes` connections may be handshaking at once; a new one past that evicts the OLDEST (a flood
- *   of silent sockets then cycles through the slots while a real device's handshake, milliseconds long, completes).
- *   One address may hold `maxHandshakesPerAddress` of them; more from it are closed at once.
- * - New connections per address are rate-limited (token bucket), before any TLS work is spent on them.
+ * - CPU overload: TLS handshakes run inside the event loop, so when they are CPU-bound the loop lags, and every
+ *   handshake in flight waits that lag again at each of its steps. Evicting in-flight work then throws away
+ *   almost-finished handshakes and feeds a collapse (a scale run at 250 dials/s, load ~20: ~17,800 handshakes cut at
+ *   the deadline, 2,340 of 3,000 devices online). So while the loop is behind by an eighth of the deadline, the
+ *   broker finishes what it started and takes on no more (at least FLOOR stay in flight): a new connection is closed
+ *   at once, before any TLS work, audited BROKER_BUSY, and the device retries later with its backoff.
+ * - At `maxHandshakes` in flight likewise — unless one of them has gone half the deadline (plus the loop's lag)
+ *   without a byte from its peer: a silent socket or a ClientHello left hanging gives its slot to the newcomer, so a
+ *   flood of them cycles through the slots while a real device's handshake, milliseconds long, completes. A peer
+ *   trickling bytes keeps its slot only until the absolute deadline.
+ * - One address may hold `maxHandshakesPerAddress` handshakes; more from it are closed at once. New connections per
+ *   address are rate-limited (token bucket), before any TLS work is spent on them.
  *
- * Every refusal goes to `refuse` (audited as `handshake-refused`, aggregated per address by the caller).
+ * Every refusal goes to `refuse` (audited as `handshake-refused`, aggregated per address and reason by the caller).
  */
 import type { Socket } from 'node:net';
 import type { Reason } from '../core/reasons.ts';
+import { type LoopLag, watchLoopLag } from './loop-lag.ts';
 import { RateLimiter } from './rate-limit.ts';
 
 export interface AdmissionLimits {
@@ -36,14 +46,22 @@ export interface Admission {
   handshakeDone(socket: { remoteAddress?: string; remotePort?: number }): boolean;
   /** Connections handshaking now. */
   pending(): number;
+  /** Handshakes the broker takes on at once now (see the capacity rule above). */
+  capacity(): number;
   /** Closes every connection still handshaking, each audited SERVER_SHUTDOWN. */
   shutdown(): void;
 }
+
+/** Handshakes always taken on, however far behind the loop is: the broker keeps working on something. */
+const FLOOR = 16;
 
 interface Pending {
   readonly raw: Socket;
   readonly address: string;
   readonly timer: NodeJS.Timeout;
+  /** Bytes read from the peer when last looked at, and since when that count has not moved. */
+  bytes: number;
+  quietSince: number;
 }
 
 const keyOf = (socket: { remoteAddress?: string; remotePort?: number }) =>
@@ -53,19 +71,32 @@ export function admitConnections(
   server: { on(event: 'connection', listener: (raw: Socket) => void): unknown },
   limits: AdmissionLimits,
   refuse: (refusal: Refusal) => void,
+  lag: LoopLag = watchLoopLag(),
 ): Admission {
-  const pending = new Map<string, Pending>(); // insertion order = age: the first is the oldest
+  // Ordered by how long the peer has been quiet: the first is the one that has gone longest without a byte.
+  const pending = new Map<string, Pending>();
   const perAddress = new Map<string, number>();
   const rate = new RateLimiter(limits.connectionRatePerAddress, limits.connectionRatePerAddress * 2);
+  // A handshake needs a few loop turns: behind by this much, the ones in flight would barely make their deadline.
+  const overloadLagMs = limits.handshakeTimeoutMs / 8;
+  // A real client answers each flight in milliseconds; one starved of CPU may take seconds, and its handshake is
+  // still worth finishing. Quiet for half the deadline, it would hardly make the rest.
+  const quietLimitMs = limits.handshakeTimeoutMs / 2;
+  /** Handshakes taken on at once now: all `maxHandshakes` — or, while the loop is behind, no more than are in flight. */
+  const capacity = (behind: number) =>
+    behind >= overloadLagMs
+      ? Math.min(limits.maxHandshakes, Math.max(FLOOR, pending.size))
+      : limits.maxHandshakes;
 
-  const release = (key: string) => {
+  const release = (key: string): boolean => {
     const entry = pending.get(key);
-    if (!entry) return;
+    if (!entry) return false;
     pending.delete(key);
     clearTimeout(entry.timer);
     const left = (perAddress.get(entry.address) ?? 1) - 1;
     if (left > 0) perAddress.set(entry.address, left);
     else perAddress.delete(entry.address);
+    return true;
   };
   // Sockets cut here: Node then reports a handshake error for the TLS socket on top of them (its `_parent`).
   const cutSockets = new WeakSet<object>();
@@ -74,6 +105,26 @@ export function admitConnections(
     cutSockets.add(raw);
     raw.destroy();
     refuse({ reason, peer, detail });
+  };
+
+  /**
+   * The handshake whose peer has been quiet longest, if that is `quietLimitMs` (+ lag) or more. Entries whose peer sent
+   * something since they were last looked at move to the back, so the scan stops at the first quiet one.
+   */
+  const stalled = (now: number, behind: number): [string, Pending] | undefined => {
+    for (const [key, entry] of pending) {
+      const bytes = entry.raw.bytesRead;
+      if (bytes !== entry.bytes) {
+        entry.bytes = bytes;
+        entry.quietSince = now;
+        pending.delete(key);
+        pending.set(key, entry);
+        continue;
+      }
+      // Bytes are read in the same loop turn that works on them: a loop `behind` ms late delays both.
+      return now - entry.quietSince >= quietLimitMs + behind ? [key, entry] : undefined;
+    }
+    return undefined;
   };
 
   server.on('connection', (raw: Socket) => {
@@ -92,10 +143,26 @@ export function admitConnections(
         `${limits.maxHandshakesPerAddress} handshakes already pending from this address`,
       );
     }
-    if (pending.size >= limits.maxHandshakes) {
-      const [oldestKey, oldest] = pending.entries().next().value as [string, Pending];
-      release(oldestKey);
-      cut(oldest.raw, 'LIMIT_EXCEEDED', `evicted: the oldest of ${limits.maxHandshakes} pending handshakes`);
+    const now = performance.now();
+    const behind = lag.now();
+    const cap = capacity(behind);
+    if (pending.size >= cap) {
+      const quiet = stalled(now, behind);
+      if (!quiet) {
+        return cut(
+          raw,
+          'BROKER_BUSY',
+          `${pending.size} TLS handshakes in progress (capacity now ${cap}, event loop ${behind} ms behind): ` +
+            'closed before any TLS work',
+        );
+      }
+      const [quietKey, victim] = quiet;
+      release(quietKey);
+      cut(
+        victim.raw,
+        'LIMIT_EXCEEDED',
+        `evicted: no byte from the peer for ${Math.round(now - victim.quietSince)} ms while ${pending.size + 1} handshakes were pending`,
+      );
     }
     const key = keyOf(raw);
     const timer = setTimeout(() => {
@@ -103,7 +170,7 @@ export function admitConnections(
       cut(raw, 'TIMEOUT', `no completed TLS handshake within ${limits.handshakeTimeoutMs} ms`);
     }, limits.handshakeTimeoutMs);
     timer.unref();
-    pending.set(key, { raw, address, timer });
+    pending.set(key, { raw, address, timer, bytes: 0, quietSince: now });
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     raw.once('close', () => release(key));
   });
@@ -114,11 +181,13 @@ export function admitConnections(
       return cutSockets.has((socket as { _parent?: object })._parent ?? socket);
     },
     shutdown() {
+      lag.stop();
       for (const [key, entry] of [...pending]) {
         release(key);
         cut(entry.raw, 'SERVER_SHUTDOWN', 'the broker shut down during the TLS handshake');
       }
     },
     pending: () => pending.size,
+    capacity: () => capacity(lag.now()),
   };
 }

@@ -6,7 +6,10 @@ export interface BrokerLimits {
   maxConnections: number;
   /** Time for the TLS handshake, ms, from the TCP connection (absolute: trickling bytes does not extend it). */
   handshakeTimeoutMs: number;
-  /** Connections handshaking at once; a new one past it evicts the oldest. */
+  /**
+   * Connections handshaking at once, at most (fewer while the event loop lags: admission.ts). Past it a new connection
+   * takes the slot of a peer silent for half the handshake timeout, or is closed before TLS (BROKER_BUSY).
+   */
   maxHandshakes: number;
   /** Connections handshaking at once from one address; more are closed. */
   maxHandshakesPerAddress: number;

@@ -66,6 +66,7 @@ export interface HandshakeAttempt {
 export function stepForReason(reason: Reason): LadderStepName {
   switch (reason) {
     case 'BROKER_UNREACHABLE':
+    case 'BROKER_BUSY':
       return 'tcp-connect';
     case 'SERVER_UNTRUSTED':
     case 'HOSTNAME_MISMATCH':

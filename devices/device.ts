@@ -18,11 +18,12 @@ import { DialError, dialTls } from './tls-dial.ts';
 import { telemetryPayload, topics } from './topics.ts';
 
 /**
- * How many consecutive ambiguous endings make a verdict. A bare close right after the handshake is a strict broker
- * refusing our certificate — or a broker under load closing handshakes it could not finish in time (its handshake
- * deadline, its cap on handshakes per address): a fleet of 1,000 on a busy machine saw hundreds of devices rejected
- * for good after two such closes. Four, with the backoff between them, outlasts a burst and costs a strict refusal
- * about 3.5 s more. A close after a publish (a denial under MQTT 3.1.1) is not caused by load: two say it.
+ * How many consecutive ambiguous endings make a verdict. A prompt bare close right after the handshake is a strict
+ * broker refusing our certificate — or a broker closing at once under load (its cap on handshakes per address, its
+ * refused-peer slots); a late one is never a verdict (diagnosis.ts PROMPT_REFUSAL_MS: a deadline that ran out on a
+ * busy broker, retried with backoff for as long as it takes). Four, with the backoff between them, outlasts a burst
+ * and costs a strict refusal about 3.5 s more. A close after a publish (a denial under MQTT 3.1.1) is not caused by
+ * load: two say it.
  */
 const VERDICT_AFTER = { 'after-handshake': 4, 'after-publish': 2 } as const;
 

@@ -117,6 +117,9 @@ export function diagnoseSocketError(
   if (code === 'ETIMEDOUT') {
     return { reason: 'TIMEOUT', step: 'tcp-connect', detail: error.message, definitive: false };
   }
+  if (!phase.secureConnected && (code === 'ECONNRESET' || code === 'EPIPE')) {
+    return diagnoseClosedBeforeServerHello(code);
+  }
   if (code.startsWith('ERR_SSL') && !phase.secureConnected) {
     return {
       reason: 'PROTOCOL_ERROR',
@@ -134,10 +137,28 @@ export function diagnoseSocketError(
 }
 
 /**
- * The broker closed the connection right after our side of the TLS handshake completed, before any CONNACK: with
- * TLS 1.3 this is how a server refuses a client certificate without an alert. We cannot know why.
+ * How soon a refusal follows our certificate: a broker decides the moment it reads it (milliseconds, plus its
+ * event-loop lag). A bare close later than this is a broker that gave up on us — its handshake or CONNECT deadline
+ * ran out while it was overloaded — and says nothing about our certificate.
  */
-export function diagnoseCloseAfterHandshake(localPort: number | undefined): Diagnosis {
+export const PROMPT_REFUSAL_MS = 1_000;
+
+/**
+ * The broker closed the connection after our certificate went out, before any CONNACK: with TLS 1.3 this is how a
+ * server refuses a client certificate without an alert — when it comes promptly. `waitedMs` is the time since our
+ * certificate went out; later than PROMPT_REFUSAL_MS it is a busy broker, retried like any other (no strike).
+ */
+export function diagnoseCloseAfterHandshake(localPort: number | undefined, waitedMs = 0): Diagnosis {
+  if (waitedMs > PROMPT_REFUSAL_MS) {
+    return {
+      reason: 'BROKER_BUSY',
+      step: 'client-verified',
+      detail:
+        `broker busy: it closed the connection ${(waitedMs / 1000).toFixed(1)} s after our certificate went out, ` +
+        'without a reason — a deadline that ran out under load, not a refusal of our certificate',
+      definitive: false,
+    };
+  }
   return {
     reason: 'CLOSED_BY_BROKER',
     step: 'client-verified',
@@ -146,6 +167,16 @@ export function diagnoseCloseAfterHandshake(localPort: number | undefined): Diag
       `our certificate (the broker audit has the reason${localPort ? `, local port ${localPort}` : ''})`,
     definitive: true,
     confirmTwice: 'after-handshake',
+  };
+}
+
+/** The broker closed or reset the connection before its certificate reached us: it is busy or at a limit. */
+export function diagnoseClosedBeforeServerHello(code?: string): Diagnosis {
+  return {
+    reason: 'BROKER_BUSY',
+    step: 'server-certificate',
+    detail: `broker busy or at a connection limit: it ${code ? `reset the connection (${code})` : 'closed the connection'} before answering our TLS hello`,
+    definitive: false,
   };
 }
 

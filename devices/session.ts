@@ -35,6 +35,8 @@ export class MqttSession {
   private connackReason: string | undefined;
   private disconnectReason: { code: number; text: string | undefined } | undefined;
   private pubackReason: string | undefined;
+  /** Our certificate went out just before the session began: a close much later is not a refusal (diagnosis.ts). */
+  private readonly startedAt = Date.now();
   /** When the certificate this session presented expires (epoch ms): a close from then on is the expiry cut. */
   certificateNotAfter: number | undefined;
 
@@ -167,7 +169,9 @@ export class MqttSession {
       });
       // An alert names the reason; any other error before CONNACK is the broker hanging up after the handshake.
       this.finish(
-        diagnosis.definitive || this.connacked ? diagnosis : diagnoseCloseAfterHandshake(this.localPort),
+        diagnosis.definitive || this.connacked
+          ? diagnosis
+          : diagnoseCloseAfterHandshake(this.localPort, Date.now() - this.startedAt),
       );
       return;
     }
@@ -183,7 +187,7 @@ export class MqttSession {
   private onClose(): void {
     if (this.ended) return;
     if (!this.connacked) {
-      this.finish(diagnoseCloseAfterHandshake(this.localPort));
+      this.finish(diagnoseCloseAfterHandshake(this.localPort, Date.now() - this.startedAt));
       return;
     }
     const told = this.disconnectReason;

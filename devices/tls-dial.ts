@@ -7,6 +7,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import {
   type Diagnosis,
   diagnoseCloseAfterHandshake,
+  diagnoseClosedBeforeServerHello,
   diagnoseServerVerification,
   diagnoseSocketError,
 } from './diagnosis.ts';
@@ -56,7 +57,8 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
     };
     // Keys derived means our certificate went out: a reset or close now, without an alert, is the broker refusing
     // it. With TLS 1.2 a strict broker's close overtakes its own Finished, so the handshake never completes here.
-    const refusedAfterOurCertificate = () => diagnoseCloseAfterHandshake(recorder.localPort);
+    const refusedAfterOurCertificate = () =>
+      diagnoseCloseAfterHandshake(recorder.localPort, Date.now() - (serverFinishedAt ?? Date.now()));
     const onError = (error: NodeJS.ErrnoException) => {
       const diagnosis = diagnoseSocketError(error, { tcpConnected, secureConnected: false });
       fail(!diagnosis.definitive && keysDerived ? refusedAfterOurCertificate() : diagnosis);
@@ -65,18 +67,20 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
       fail(
         keysDerived
           ? refusedAfterOurCertificate()
-          : {
-              reason: tcpConnected ? 'CLOSED_BY_BROKER' : 'BROKER_UNREACHABLE',
-              step: recorder.firstPending(),
-              detail: 'the broker closed the connection during the TLS handshake',
-              definitive: false,
-            },
+          : tcpConnected
+            ? diagnoseClosedBeforeServerHello()
+            : {
+                reason: 'BROKER_UNREACHABLE',
+                step: recorder.firstPending(),
+                detail: 'the broker closed the connection during the TLS handshake',
+                definitive: false,
+              },
       );
     const onTimeout = () =>
       fail({
         reason: 'TIMEOUT',
         step: recorder.firstPending(),
-        detail: `no answer within ${options.timeoutMs} ms`,
+        detail: `broker busy or unreachable: no answer within ${options.timeoutMs} ms`,
         definitive: false,
       });
     // TLS 1.3 derives the application secrets once the server's Certificate, CertificateVerify and Finished are in:

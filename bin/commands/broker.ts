@@ -61,7 +61,7 @@ const LIMIT_FLAGS: LimitFlag[] = [
     unit: 'n',
     min: 1,
     max: 1_000_000,
-    help: 'connections handshaking at once; a new one past it evicts the oldest',
+    help: 'connections handshaking at once, at most (none added while the broker is CPU-bound); past it a new one is closed before TLS (BROKER_BUSY) or takes the slot of a silent peer',
   },
   {
     key: 'maxHandshakesPerAddress',

@@ -244,8 +244,9 @@ it('certificate-less peers cannot take the slots: 300 hold no-cert TLS sessions,
     probe: stats,
   });
   expect(closedAt.length).toBe(300);
-  // Each one refused for having no certificate — or, on a loaded machine, for not finishing its handshake in time.
-  expect((refused.NO_CERTIFICATE ?? 0) + (refused.TIMEOUT ?? 0)).toBe(300);
+  // Each one refused for having no certificate — or, on a loaded machine, for not finishing its handshake in time,
+  // or closed before TLS while the broker's event loop was behind (BROKER_BUSY, admission.ts).
+  expect((refused.NO_CERTIFICATE ?? 0) + (refused.TIMEOUT ?? 0) + (refused.BROKER_BUSY ?? 0)).toBe(300);
   expect(refused.NO_CERTIFICATE).toBeGreaterThan(32);
   expect(closedAtOnce).toBeGreaterThan(0); // past 32 waiting, no-cert peers were not kept
   expect(stats.sent).toBeGreaterThan(0);
@@ -301,7 +302,8 @@ it('CONNECT flood from one identity: refused past its rate, other devices unaffe
   // Let through: the burst (10) and 5/s after it — these then time out without a CONNECT. The rest are refused
   // at once; on a loaded machine some do not even finish their handshake in time.
   const admitted = refused.TIMEOUT ?? 0;
-  const handshakeTimeouts = totals(records, 'handshake-refused').TIMEOUT ?? 0;
+  const handshakes = totals(records, 'handshake-refused');
+  const handshakeTimeouts = (handshakes.TIMEOUT ?? 0) + (handshakes.BROKER_BUSY ?? 0); // busy: closed before TLS
   expect(admitted).toBeLessThanOrEqual(10 + Math.ceil(5 * floodSeconds) + 5);
   expect((refused.LIMIT_EXCEEDED ?? 0) + admitted + handshakeTimeouts).toBe(attempts);
   expect(stats.p95).toBeLessThan(3000);

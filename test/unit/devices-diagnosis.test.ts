@@ -47,6 +47,25 @@ describe('diagnosis: what the client observes → reason and ladder step', () =>
     expect(diagnosis.detail).toContain('50123');
   });
 
+  it('a bare close long after our certificate went out is a busy broker, retried without a strike', () => {
+    expect(diagnoseCloseAfterHandshake(50123, 1_000)).toMatchObject({
+      reason: 'CLOSED_BY_BROKER',
+      definitive: true,
+    });
+    const late = diagnoseCloseAfterHandshake(50123, 9_800);
+    expect(late).toMatchObject({ reason: 'BROKER_BUSY', step: 'client-verified', definitive: false });
+    expect(late.confirmTwice).toBeUndefined();
+    expect(late.detail).toMatch(
+      /^broker busy: it closed the connection 9\.8 s after our certificate went out/,
+    );
+  });
+
+  it('a reset before the server answered our hello is a busy broker (closed before TLS), retried', () => {
+    expect(
+      diagnoseSocketError(error('ECONNRESET'), { tcpConnected: true, secureConnected: false }),
+    ).toMatchObject({ reason: 'BROKER_BUSY', step: 'server-certificate', definitive: false });
+  });
+
   it.each([
     [5, 'CLOSED_BY_BROKER', true],
     [4, 'CLOSED_BY_BROKER', true],
