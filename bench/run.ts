@@ -13,6 +13,7 @@ import { benchConnectionRate } from './connection-rate.ts';
 import { benchFleetCompare } from './fleet-compare.ts';
 import { benchFleetMemory } from './fleet-memory.ts';
 import { benchMemory } from './memory.ts';
+import { benchOverload, parseOverloadArgs } from './overload.ts';
 import { benchPkiIssuance } from './pki-issuance.ts';
 import { benchScale } from './scale.ts';
 import { benchThroughput } from './throughput.ts';
@@ -31,10 +32,12 @@ export const SUITES: Record<string, Suite> = {
   cluster: benchCluster,
   'cluster-sync': benchClusterSync,
   scale: benchScale,
+  // Parameters: run bench/overload.ts directly (its header says how).
+  overload: ({ quick }) => benchOverload(parseOverloadArgs([], quick)),
 };
 
 /** Suites that take most of the machine for minutes: run only when named. */
-const NAMED_ONLY = new Set(['scale', 'cluster-sync']);
+const NAMED_ONLY = new Set(['scale', 'cluster-sync', 'overload']);
 
 function printResult(name: string, result: unknown): void {
   process.stdout.write(`\n== ${name} ==\n`);
