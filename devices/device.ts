@@ -148,13 +148,14 @@ export class SimulatedDevice {
     this.recorder = recorder;
     this.setState('connecting');
     await this.gate.acquire();
-    if (this.wanted !== 'run' || this.recorder !== recorder) return;
+    if (this.wanted !== 'run' || this.recorder !== recorder) return this.gate.release();
     let deviceTls: DeviceTls;
     try {
       this.tls ??= loadDeviceTls(this.spec);
       deviceTls = await this.tls;
     } catch (error) {
       this.tls = undefined;
+      this.gate.release();
       const diagnosis = diagnoseCredentialLoad(error as NodeJS.ErrnoException);
       recorder.fail(diagnosis.step, diagnosis.reason, diagnosis.detail);
       return this.onAttemptFailed(recorder, diagnosis);
@@ -204,6 +205,8 @@ export class SimulatedDevice {
       });
       this.wanted = 'stopped';
       this.setState('stopped');
+    } finally {
+      this.gate.release(); // the TLS handshake is over, either way (rate-gate.ts)
     }
   }
 
