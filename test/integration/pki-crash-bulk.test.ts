@@ -1,7 +1,7 @@
 /**
  * kill -9 inside the commit of a bulk issue big enough for the batched path (leaf worker threads write every file to
  * a temporary name, one durability pass, the index, then the renames): at seeded points between the journal
- * appearing and disappearing. On reopen every certificate our CA signed that is on disk is in the index with its
+ * appearing and disappearing — anywhere, while the workers write the temporaries, or once the renames have begun. On reopen every certificate our CA signed that is on disk is in the index with its
  * serial, next to its own whole key, and can be revoked; no temporary file or journal is left.
  */
 import { spawn } from 'node:child_process';
@@ -79,13 +79,14 @@ async function signedOnDisk(): Promise<Map<string, { serial: string; keyMatches:
 }
 
 /**
- * `pki issue --count COUNT`, killed `delayMs` after its journal appears — or, `from: 'renames'`, after the first
- * identity's key is renamed into place — or run to the end (delay Infinity).
+ * `pki issue --count COUNT`, killed `delayMs` after its journal appears — or, `from: 'staging'`, after the first
+ * identity's first temporary file appears; `from: 'renames'`, after its key is renamed into place — or run to the
+ * end (delay Infinity).
  */
 async function issueAndKillInCommit(
   prefix: string,
   delayMs: number,
-  from: 'journal' | 'renames' = 'journal',
+  from: 'journal' | 'staging' | 'renames' = 'journal',
 ) {
   const child = spawn(
     process.execPath,
@@ -107,7 +108,12 @@ async function issueAndKillInCommit(
   const started = Date.now();
   while (!finished && !(await exists(journal)) && Date.now() - started < 60_000) await sleep(1);
   const commitStarted = Date.now();
-  const firstKey = join(pkiLayout(stateDir).identitiesDir, `${prefix}001`, 'key.pem');
+  const firstDir = join(pkiLayout(stateDir).identitiesDir, `${prefix}001`);
+  const firstKey = join(firstDir, 'key.pem');
+  const hasTemp = async () =>
+    (await readdir(firstDir).catch(() => [] as string[])).some((name) => name.endsWith('.tmp'));
+  if (from === 'staging')
+    while (!finished && !(await hasTemp()) && Date.now() - started < 60_000) await sleep(0);
   if (from === 'renames')
     while (!finished && !(await exists(firstKey)) && Date.now() - started < 60_000) await sleep(0);
   if (Number.isFinite(delayMs)) await Promise.race([sleep(delayMs), exited]);
@@ -128,9 +134,12 @@ describe('kill -9 inside the commit of a batched bulk issue', () => {
     const victims: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const prefix = `bulk-r${round}-`;
-      // Even rounds anywhere in the commit; odd rounds once the renames have begun (they take a few ms).
-      const from = round % 2 === 0 ? 'journal' : 'renames';
-      const delay = Math.floor(from === 'journal' ? commitMs * 1.2 * next() : 6 * next());
+      // Anywhere in the commit; while the workers write the temporaries (tens of ms); once the renames have begun
+      // (a few ms).
+      const from = (['journal', 'staging', 'renames'] as const)[round % 3]!;
+      const delay = Math.floor(
+        from === 'journal' ? commitMs * 1.2 * next() : from === 'staging' ? 30 * next() : 6 * next(),
+      );
       const result = await issueAndKillInCommit(prefix, delay, from);
       const journalLeft = await exists(pkiLayout(stateDir).journal);
       const left = await leftBehind(prefix);
@@ -149,7 +158,7 @@ describe('kill -9 inside the commit of a batched bulk issue', () => {
       if (mine.length > 0) victims.push(mine[mine.length - 1]!);
       rows.push([
         String(round),
-        from === 'journal' ? `${delay} ms into commit` : `${delay} ms into the renames`,
+        `${delay} ms into ${from === 'journal' ? 'the commit' : from === 'staging' ? 'the temporaries' : 'the renames'}`,
         result.killed ? 'SIGKILL' : `exited ${result.code}`,
         journalLeft ? 'yes' : 'no',
         String(left.temps),
