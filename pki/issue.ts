@@ -243,7 +243,7 @@ async function infoOfMade(layout: PkiLayout, made: Made[]): Promise<IdentityInfo
   );
   const infos: IdentityInfo[] = [];
   for (const [i, { entry }] of made.entries()) {
-    if (i % 500 === 499) await nextTurn();
+    if (i % 100 === 99) await nextTurn();
     infos.push({
       id: entry.id,
       role: entry.role,

@@ -28,8 +28,9 @@ export async function factsOfIssued(leaves: IssuedLeaf[]): Promise<CertificateFa
   let sinceYield = 0;
   const facts: CertificateFacts[] = [];
   for (const leaf of leaves) {
-    // ~50 µs a leaf: a few milliseconds at a time, so a batch of thousands never holds the event loop.
-    if (++sinceYield === 100) {
+    // ~50 µs a leaf, 25 at a time: it runs while a bulk commit waits for the disk, and a slice that follows one of
+    // the commit's own turns (the index's JSON) in the same loop iteration adds to it.
+    if (++sinceYield === 25) {
       sinceYield = 0;
       await nextTurn();
     }
