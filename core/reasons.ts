@@ -37,7 +37,7 @@ export const REASONS = {
     "the broker's revocation list (CRL) is unusable — bad, older, forged or expired: the last good one stays in force, and with none left every device is refused",
   LIMIT_EXCEEDED: 'a broker limit was exceeded (connections, packet size, topic depth)',
   BROKER_BUSY:
-    'the broker is busy: at its capacity for TLS handshakes it closes new connections before any TLS work, and a deadline that ran out under load closes others; the device retries later',
+    'the broker is busy (at its handshake capacity, or a deadline ran out under load): not a refusal, the device retries later',
   CLOSED_BY_BROKER: 'closed by the broker after the handshake (the broker audit has the reason)',
   CLUSTER_UNAVAILABLE:
     'the broker lost its cluster store (Redis) and takes no new connections until it is back',
