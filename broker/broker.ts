@@ -94,6 +94,12 @@ export interface RunningBroker {
 
 const HOUR = 3_600_000;
 
+/**
+ * Records written with the turn's one write (AuditLog.appendInTurn): an acceptance, whose CONNACK leaves only in a
+ * later immediate (write-coalescing.ts), and an end already over. Everything else acts right after it is recorded.
+ */
+const IN_TURN_EVENTS: ReadonlySet<string> = new Set(['connection-accepted', 'disconnected']);
+
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const layout = pkiLayout(options.stateDir);
   const host = options.host ?? '127.0.0.1';
@@ -108,17 +114,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   const events = new EventEmitter();
   const auditFile = options.auditFile ?? join(options.stateDir, 'audit.jsonl');
-  const auditLog = new AuditLog(auditFile);
   let aedes: Aedes | null = null;
-  const record = (partial: Omit<AuditRecord, 'ts'>) => {
-    // Peer-chosen strings capped and escaped once, here, for every reader (untrusted-text.ts).
-    const node = options.cluster?.nodeId;
-    const record = {
-      ts: new Date().toISOString(),
-      ...(node && { node }),
-      ...sanitizeRecord(partial),
-    } as AuditRecord;
-    const json = auditLog.append(record); // in the file before anyone hears of it
+  // Told of a record once it is in the file, never before (audit-log.ts): the 'audit' event and the audit feed.
+  const auditLog = new AuditLog(auditFile, (record, json) => {
     events.emit('audit', record);
     if (aedes && !aedes.closed) {
       const payload = Buffer.from(json);
@@ -127,6 +125,18 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         () => {},
       );
     }
+  });
+  const record = (partial: Omit<AuditRecord, 'ts'>) => {
+    // Peer-chosen strings capped and escaped once, here, for every reader (untrusted-text.ts).
+    const node = options.cluster?.nodeId;
+    const record = {
+      ts: new Date().toISOString(),
+      ...(node && { node }),
+      ...sanitizeRecord(partial),
+    } as AuditRecord;
+    // The two records of every connection share one write per loop turn; every other decision is written at once.
+    if (IN_TURN_EVENTS.has(record.event)) auditLog.appendInTurn(record);
+    else auditLog.append(record);
   };
   // Refusals from one address are aggregated past the first few (refusal-aggregate.ts): floods stay bounded.
   const refusals = aggregateRefusals(record);

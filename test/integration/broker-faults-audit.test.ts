@@ -2,6 +2,7 @@
  * A complete, ordered audit: every accepted connection has its `connection-accepted` before anything it did and
  * exactly one `disconnected`, short-lived or not; a verified connection that never sends CONNECT is recorded too.
  */
+import { readFileSync } from 'node:fs';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { makePki, type PkiFixture } from '../helpers/broker-fixture.ts';
@@ -91,4 +92,30 @@ it('a verified connection that closes before CONNECT gets one disconnected recor
   expect(record.detail).toMatch(/before any MQTT CONNECT/);
   await sleep(300);
   expect((await broker.audit()).filter((r) => r.connection === record.connection)).toHaveLength(1);
+});
+
+it('each acceptance is in the audit file before its CONNACK reaches the client', async () => {
+  const broker = await startChildBroker(
+    pki.stateDir,
+    ['--quiet', '--connection-rate-per-identity', '0'],
+    cleanups,
+  );
+  const credentials = await credentialsOf(pki.stateDir, 'sensor-001');
+  const acceptedInFile = () =>
+    readFileSync(broker.auditFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('"event":"connection-accepted"')).length;
+  const seenAtConnack: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const peer = await rawPeer(broker.port, credentials, cleanups);
+    // Read the file the moment the first bytes after CONNECT (the CONNACK) arrive, before anything else runs here.
+    const atConnack = new Promise<number>((done) =>
+      peer.socket.prependOnceListener('data', () => done(acceptedInFile())),
+    );
+    peer.socket.write(connect('sensor-001'));
+    seenAtConnack.push(await atConnack);
+    expect(await peer.next('connack')).toMatchObject({ returnCode: 0 });
+    peer.socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
+  }
+  expect(seenAtConnack).toEqual(seenAtConnack.map((_, i) => i + 1));
 });
