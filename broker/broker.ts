@@ -249,6 +249,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     // back on an old ticket; and OpenSSL 3 builds each of its two stateless tickets by re-encoding and re-parsing
     // the session with the client's certificate: `perf` showed ticket work as the largest item after the handshake
     // itself, and broker CPU per connection fell from 8.3 to 4.6 ms without it (BENCHMARKS.md).
+    // Under TLS 1.3 OpenSSL still sends two tickets, stateful ones (bare session ids: Node 20 cannot set their number
+    // to 0), but nothing keeps the sessions they name, so offering one gets a full handshake with every check
+    // (test/integration/broker-tls-resumption.test.ts). bench/servers/bare-tls.ts uses the same setting.
     secureOptions: constants.SSL_OP_NO_TICKET,
   };
   const server = tls.createServer({

@@ -1,6 +1,7 @@
 /**
  * Reference for the connect suite: what Node + OpenSSL cost with no broker at all. A bare `node:tls` server with the
- * broker's own certificate, CA and CRLs, `requestCert` and no session tickets (as the broker), that answers the first
+ * broker's own certificate, CA and CRLs, `requestCert` and SSL_OP_NO_TICKET (as the broker: under TLS 1.3 both still
+ * send two stateful tickets that resume nothing — see broker.ts), that answers the first
  * MQTT packet with a CONNACK from a constant buffer and closes on DISCONNECT. No MQTT parser, no policy, no audit.
  *   node --import tsx bench/servers/bare-tls.ts <stateDir>
  * Prints one JSON line {"port":…} when listening; SIGTERM closes it.
