@@ -13,8 +13,8 @@
  *   at once, before any TLS work, audited BROKER_BUSY, and the device retries later with its backoff.
  * - At `maxHandshakes` in flight likewise — unless one of them has gone half the deadline (plus the loop's lag)
  *   without a byte from its peer: a silent socket or a ClientHello left hanging gives its slot to the newcomer, so a
- *   flood of them cycles through the slots while a real device's handshake, milliseconds long, completes. A peer
- *   trickling bytes keeps its slot only until the absolute deadline.
+ *   flood of them cycles through the slots while a real device's handshake, milliseconds long, completes. So does,
+ *   while the loop is not behind, the oldest handshake once it has run half the deadline (a peer trickling bytes).
  * - One address may hold `maxHandshakesPerAddress` handshakes; more from it are closed at once. New connections per
  *   address are rate-limited (token bucket), before any TLS work is spent on them.
  *
@@ -62,6 +62,7 @@ interface Pending {
   /** Bytes read from the peer when last looked at, and since when that count has not moved. */
   bytes: number;
   quietSince: number;
+  readonly admittedAt: number;
 }
 
 const keyOf = (socket: { remoteAddress?: string; remotePort?: number }) =>
@@ -126,6 +127,16 @@ export function admitConnections(
     }
     return undefined;
   };
+  /**
+   * The oldest handshake, if it has run half the deadline (+ lag) while the loop is NOT behind: then the broker is not
+   * what it waits for — its peer is (one trickling bytes just fast enough not to look quiet) — so its slot goes too.
+   */
+  const overdue = (now: number, behind: number): [string, Pending] | undefined => {
+    if (behind >= overloadLagMs) return undefined; // CPU-bound: the old ones are the almost-finished ones
+    let oldest: [string, Pending] | undefined;
+    for (const item of pending) if (!oldest || item[1].admittedAt < oldest[1].admittedAt) oldest = item;
+    return oldest && now - oldest[1].admittedAt >= quietLimitMs + behind ? oldest : undefined;
+  };
 
   server.on('connection', (raw: Socket) => {
     const address = raw.remoteAddress ?? '?';
@@ -148,7 +159,8 @@ export function admitConnections(
     const cap = capacity(behind);
     if (pending.size >= cap) {
       const quiet = stalled(now, behind);
-      if (!quiet) {
+      const victim = quiet ?? overdue(now, behind);
+      if (!victim) {
         return cut(
           raw,
           'BROKER_BUSY',
@@ -156,13 +168,12 @@ export function admitConnections(
             'closed before any TLS work',
         );
       }
-      const [quietKey, victim] = quiet;
-      release(quietKey);
-      cut(
-        victim.raw,
-        'LIMIT_EXCEEDED',
-        `evicted: no byte from the peer for ${Math.round(now - victim.quietSince)} ms while ${pending.size + 1} handshakes were pending`,
-      );
+      const [victimKey, entry] = victim;
+      release(victimKey);
+      const why = quiet
+        ? `no byte from the peer for ${Math.round(now - entry.quietSince)} ms`
+        : `still handshaking after ${Math.round(now - entry.admittedAt)} ms`;
+      cut(entry.raw, 'LIMIT_EXCEEDED', `evicted: ${why} while ${pending.size + 1} handshakes were pending`);
     }
     const key = keyOf(raw);
     const timer = setTimeout(() => {
@@ -170,7 +181,7 @@ export function admitConnections(
       cut(raw, 'TIMEOUT', `no completed TLS handshake within ${limits.handshakeTimeoutMs} ms`);
     }, limits.handshakeTimeoutMs);
     timer.unref();
-    pending.set(key, { raw, address, timer, bytes: 0, quietSince: now });
+    pending.set(key, { raw, address, timer, bytes: 0, quietSince: now, admittedAt: now });
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     raw.once('close', () => release(key));
   });

@@ -5,6 +5,7 @@
  * Real broker (child process), real TLS, real certificates; floods bounded, from 127.0.0.2.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { AuditRecord } from '../../broker/audit-record.ts';
 import { SimulatedDevice } from '../../devices/device.ts';
@@ -152,4 +153,72 @@ it('a silent-socket flood at the handshake capacity cannot starve a device: sile
   expect(refusedCount(records, 'BROKER_BUSY')).toBeGreaterThan(0);
   expect(stats.acked).toBe(stats.sent);
   expect(closed).toBe(sockets.length); // every attacker socket closed, none left holding a slot
+}, 60_000);
+
+it('a trickle flood at the handshake capacity cannot starve a device: the oldest gives up its slot at half the deadline', async () => {
+  const HANDSHAKE_TIMEOUT = 4000;
+  const broker = await startChildBroker(
+    pki.stateDir,
+    ['--quiet', '--max-handshakes', '32', '--handshake-timeout', String(HANDSHAKE_TIMEOUT)],
+    cleanups,
+  );
+  // A ClientHello, one byte every 100 ms: never quiet long enough to look silent, never finished.
+  const hello = await new Promise<Buffer>((resolve) => {
+    const capture = net.createServer((socket) =>
+      socket.once('data', (chunk) => {
+        resolve(chunk);
+        socket.destroy();
+        capture.close();
+      }),
+    );
+    capture.listen(0, '127.0.0.1', () => {
+      const { port } = capture.address() as net.AddressInfo;
+      tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }).on('error', () => {});
+    });
+  });
+  const sockets: net.Socket[] = [];
+  let closed = 0;
+  const timers: NodeJS.Timeout[] = [];
+  cleanups.push(() => {
+    for (const timer of timers) clearInterval(timer);
+    for (const socket of sockets) socket.destroy();
+  });
+  const open = () => {
+    const socket = net.connect({ host: '127.0.0.1', port: broker.port, localAddress: '127.0.0.2' });
+    socket.on('error', () => {});
+    socket.resume();
+    socket.once('close', () => closed++);
+    let at = 0;
+    const timer = setInterval(() => {
+      if (socket.destroyed || at >= hello.length) return clearInterval(timer);
+      socket.write(hello.subarray(at, ++at));
+    }, 100);
+    timers.push(timer);
+    sockets.push(socket);
+  };
+  for (let i = 0; i < 32; i++) open();
+  const flood = setInterval(open, 50); // and 20 more a second, for as long as the device tries
+  cleanups.push(() => clearInterval(flood));
+  await sleep(200);
+  const probe = await startProbe(broker.port, pki.stateDir, 'sensor-900', cleanups);
+  clearInterval(flood);
+  await sleep(500); // and is served
+  const stats = await probe.stop();
+  const records = await stopAndRead(broker);
+  const overdue = records.filter(
+    (r) => r.event === 'handshake-refused' && /^evicted: still handshaking/.test(r.detail ?? ''),
+  ).length;
+  report('trickle flood at the handshake capacity', {
+    sockets: sockets.length,
+    closed,
+    busy: refusedCount(records, 'BROKER_BUSY'),
+    overdueEvictions: overdue,
+    deviceConnectMs: probe.connectMs,
+    probe: stats,
+  });
+  // In before the first trickles' deadline: a slot freed at half of it, not at the deadline.
+  expect(probe.connectMs).toBeLessThan(HANDSHAKE_TIMEOUT);
+  expect(overdue).toBeGreaterThan(0);
+  expect(stats.sent).toBeGreaterThan(0);
+  expect(stats.acked).toBe(stats.sent);
 }, 60_000);
