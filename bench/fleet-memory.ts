@@ -36,6 +36,10 @@ export interface FleetMemoryOptions {
   subjects?: DeviceHoldSubject[];
   stages?: number[];
   repetitions?: number;
+  /** New connections per second (default 150; lower it on a busy machine, where the broker falls behind). */
+  connectRatePerSecond?: number;
+  /** For the references: bench/loadgen/device-hold.ts `maxSendFragment`. */
+  maxSendFragment?: number;
 }
 
 const SUBJECTS: DeviceHoldSubject[] = ['fleet', 'devices', 'mqttjs', 'tls'];
@@ -58,9 +62,10 @@ export async function benchFleetMemory(options: FleetMemoryOptions) {
           ca: pki.ca,
           identities: pki.ec.slice(0, stages.at(-1)),
           stages,
-          connectRatePerSecond: 150,
+          connectRatePerSecond: options.connectRatePerSecond ?? 150,
           settleMs: quick ? 3_000 : 5_000,
           intervalMs: 10_000,
+          ...(options.maxSendFragment && { maxSendFragment: options.maxSendFragment }),
         };
         let base: { rss: number; heap: number } | undefined;
         let previous: { online: number; rss: number; heap: number } | undefined;

@@ -187,11 +187,22 @@ export class SimulatedDevice {
         clientId: this.clientId,
         ...(this.provisioning && { will: false as const }),
       };
+      // Methods, not arrow properties: the session holds these as long as it lives, and under tsx every named arrow
+      // function gets a property store of its own for its name (~0.3 KiB each, per device).
+      const device = this;
       this.session = new MqttSession(socket, spec, recorder, {
-        onOnline: () => void this.onOnline(recorder),
-        onEnded: (diagnosis) => this.onSessionEnded(recorder, diagnosis),
-        onMessage: (topic, payload) => this.onMessage(topic, payload),
-        onLadder: () => this.emitLadder(recorder),
+        onOnline() {
+          void device.onOnline(recorder);
+        },
+        onEnded(diagnosis) {
+          device.onSessionEnded(recorder, diagnosis);
+        },
+        onMessage(topic, payload) {
+          device.onMessage(topic, payload);
+        },
+        onLadder() {
+          device.emitLadder(recorder);
+        },
       });
       this.session.certificateNotAfter = deviceTls.leaf?.notAfter;
     } catch (error) {

@@ -18,6 +18,13 @@ import { topics } from './topics.ts';
 /** A close this soon after an unacknowledged publish is the broker refusing that publish (aedes destroys the link). */
 const PUBLISH_DENIAL_WINDOW_MS = 2_000;
 
+/**
+ * MQTT.js builds a `debug('mqttjs:client')` logger for every client (~1 KiB each: a function with its own property
+ * store and accessors); every session shares the first client's instead — the same namespace, so `DEBUG=mqttjs*`
+ * still shows every client.
+ */
+let sharedLog: MqttClient['log'] | undefined;
+
 export interface SessionHooks {
   onOnline(): void;
   /** The session is over; `diagnosis` is null when we ended it ourselves. */
@@ -55,12 +62,14 @@ export class MqttSession {
       reconnectPeriod: 0, // the device reconnects itself, with backoff, and never after a definitive rejection
       connectTimeout: spec.connectTimeoutMs ?? 20_000,
       resubscribe: false,
+      ...(sharedLog && { log: sharedLog }),
       ...(spec.username !== undefined && { username: spec.username }),
       ...(spec.password !== undefined && { password: spec.password }),
       ...(spec.will !== false && {
         will: { topic: topics.status(spec.id), payload: Buffer.from('offline'), qos: 1, retain: true },
       }),
     });
+    sharedLog ??= this.client.log;
     this.client.on('connect', () => this.onConnack());
     this.client.on('error', (error) => this.onError(error as Error & { code?: string | number }));
     this.client.on('close', () => this.onClose());

@@ -126,7 +126,8 @@ function sharedDeviceTls(
 ): DeviceTls {
   return {
     leafFingerprint,
-    context: () => {
+    // A method, not an arrow property: under tsx a named arrow gets a property store for its name (per device).
+    context() {
       const native = nativeOf(context);
       native.setCert(leafPem);
       native.setKey(keyPem);

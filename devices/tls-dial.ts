@@ -47,7 +47,7 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
       secureContext: options.tls.context(),
       // We verify the server ourselves below, so that the failure is attributed to step 3 with its reason.
       rejectUnauthorized: false,
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+      checkServerIdentity: serverIdentityCheck(name),
     });
     const fail = (diagnosis: Diagnosis) => {
       cleanup();
@@ -137,4 +137,12 @@ export function dialTls(options: DialOptions): Promise<TLSSocket> {
       resolve(socket);
     });
   });
+}
+
+/**
+ * The socket keeps its `checkServerIdentity` for as long as it lives. Built here, it holds only the name; built inside
+ * dialTls it would hold the whole dial (its handlers, the options, the recorder) alive for every connected device.
+ */
+function serverIdentityCheck(name: string): NonNullable<tls.ConnectionOptions['checkServerIdentity']> {
+  return (_host, cert) => tls.checkServerIdentity(name, cert);
 }

@@ -36,6 +36,8 @@ export interface DeviceHoldParams {
   settleMs: number;
   intervalMs: number;
   workers?: number;
+  /** The references (`mqttjs`, `tls`): limit the records they send, as devices/tls-dial.ts does (default: Node's). */
+  maxSendFragment?: number;
   /** Write a heap snapshot of this thread at every stage into this directory (bench/heap-diff.ts compares two). */
   heapSnapshotDir?: string;
 }
@@ -134,7 +136,15 @@ function mqttjsSubject(): Subject {
     await gate.acquire();
     const id = identity.clientId;
     const client = new mqtt.MqttClient(
-      () => tls.connect({ host: '127.0.0.1', port: params.port, secureContext: deviceTls.context() }),
+      () => {
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port: params.port,
+          secureContext: deviceTls.context(),
+        });
+        if (params.maxSendFragment) socket.setMaxSendFragment(params.maxSendFragment);
+        return socket;
+      },
       {
         protocolVersion: 5,
         clientId: id,
@@ -179,6 +189,7 @@ function tlsSubject(): Subject {
       port: params.port,
       secureContext: deviceTls.context(),
     });
+    if (params.maxSendFragment) socket.setMaxSendFragment(params.maxSendFragment);
     sockets.push(socket);
     const reader = new PacketReader((packet) => {
       if (packet.type === PacketType.CONNACK) {
