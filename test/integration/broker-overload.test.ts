@@ -21,8 +21,8 @@ import {
   startProbe,
 } from '../helpers/fault-broker.ts';
 
-const DEVICES = 120;
-const CAP = 8;
+const DEVICES = 60;
+const CAP = 6;
 
 let pki: PkiFixture;
 const cleanups: Cleanups = [];
