@@ -46,7 +46,7 @@ import { loadPolicy } from './policy-load.ts';
 import { applyPolicyToSessions, PolicyWatcher } from './policy-watch.ts';
 import { refusalReasonString } from './refused-connect.ts';
 import { handshakeErrorReason } from './tls-refusal.ts';
-import { gateConnection } from './tls-gate.ts';
+import { type GateContext, gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
 import { deliverQueuedOnResume } from './session-resume.ts';
 import { cutSessionsAtExpiry } from './expiry-cut.ts';
@@ -277,41 +277,51 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     raw.once('close', () => openSockets.delete(raw));
   });
 
+  // A verified connection past its limit (packet-size-guard.ts): recorded on its session, or refused before one.
+  const cutOversized = (detail: string, verified: TLSSocket) => {
+    const info = infos.get(verified);
+    const session = info && [...sessions.values()].find((s) => s.info === info);
+    if (session) {
+      session.cause ??= 'LIMIT_EXCEEDED';
+      session.detail ??= detail;
+    } else if (info && !info.settled) {
+      info.settled = true;
+      audit({
+        event: 'connect-refused',
+        reason: 'LIMIT_EXCEEDED',
+        ...auditBase(info),
+        cert: info.cert,
+        detail,
+      });
+    }
+    verified.destroy();
+  };
+  function verifiedClosed(this: TLSSocket) {
+    const info = infos.get(this);
+    if (info) sessionRecords.closed(info);
+  }
+  // One gate context and one set of listeners for every connection: each held connection carries only its own
+  // state (built per connection, the context and its closures lived as long as the socket).
+  const gate: GateContext = {
+    strict: options.strict === true,
+    limits,
+    issuers,
+    nextConnection: () => ++connections,
+    identityRate: (cn) => identityRate.take(cn),
+    refusedWaiting,
+    audit,
+    admit(verified, info) {
+      infos.set(verified, info);
+      verified.on('close', verifiedClosed); // 'close' comes once
+      raiseWriteHighWaterMark(verified, limits.maxOutboundBuffer);
+      coalesceWrites(verified);
+      guardPacketSize(verified, limits.maxPacketSize, cutOversized);
+      broker.handle(verified);
+    },
+  };
   server.on('secureConnection', (socket: TLSSocket) => {
     admission.handshakeDone(socket);
-    gateConnection(socket, {
-      strict: options.strict === true,
-      limits,
-      issuers,
-      nextConnection: () => ++connections,
-      identityRate: (cn) => identityRate.take(cn),
-      refusedWaiting,
-      audit,
-      admit(verified, info) {
-        infos.set(verified, info);
-        verified.once('close', () => sessionRecords.closed(info));
-        raiseWriteHighWaterMark(verified, limits.maxOutboundBuffer);
-        coalesceWrites(verified);
-        guardPacketSize(verified, limits.maxPacketSize, (detail) => {
-          const session = [...sessions.values()].find((s) => s.info === info);
-          if (session) {
-            session.cause ??= 'LIMIT_EXCEEDED';
-            session.detail ??= detail;
-          } else if (!info.settled) {
-            info.settled = true;
-            audit({
-              event: 'connect-refused',
-              reason: 'LIMIT_EXCEEDED',
-              ...auditBase(info),
-              cert: info.cert,
-              detail,
-            });
-          }
-          verified.destroy();
-        });
-        broker.handle(verified);
-      },
-    });
+    gateConnection(socket, gate);
   });
 
   server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {

@@ -45,29 +45,53 @@ export class FrameScanner {
   }
 }
 
+/** The socket's own `read`, its scanner and what to call on a violation: one record per guarded socket. */
+const guardOf = Symbol('certfleet.packetSizeGuard');
+
+interface PacketSizeGuard {
+  readonly read: (size?: number) => unknown;
+  readonly scanner: FrameScanner;
+  readonly onViolation: (detail: string, socket: object) => void;
+  violated: boolean;
+}
+
+interface Guarded {
+  read(size?: number): unknown;
+  [guardOf]: PacketSizeGuard;
+}
+
+// Shared by every guarded socket (no closure per connection: each held connection would carry it).
+function guardedRead(this: Guarded, size?: number): unknown {
+  const guard = this[guardOf];
+  if (guard.violated) return null;
+  const data = Reflect.apply(guard.read, this, [size]);
+  if (data instanceof Uint8Array) {
+    const problem = guard.scanner.feed(data);
+    if (problem) {
+      guard.violated = true;
+      guard.onViolation(problem, this);
+      return null;
+    }
+  }
+  return data;
+}
+
 /**
  * Puts a scanner in front of whatever reads the socket with `read()` (aedes does): an oversized packet calls
- * `onViolation` and the read returns nothing, so the packet never reaches the parser.
+ * `onViolation` (with the socket, so that one function serves every socket) and the read returns nothing, so the
+ * packet never reaches the parser.
  */
-export function guardPacketSize(
-  socket: { read(size?: number): unknown },
+export function guardPacketSize<S extends { read(size?: number): unknown }>(
+  socket: S,
   maxPacketSize: number,
-  onViolation: (detail: string) => void,
+  onViolation: (detail: string, socket: S) => void,
 ): void {
-  const scanner = new FrameScanner(maxPacketSize);
-  const read = socket.read.bind(socket);
-  let violated = false;
-  socket.read = (size?: number) => {
-    if (violated) return null;
-    const data = read(size);
-    if (data instanceof Uint8Array) {
-      const problem = scanner.feed(data);
-      if (problem) {
-        violated = true;
-        onViolation(problem);
-        return null;
-      }
-    }
-    return data;
+  const guarded = socket as unknown as Guarded;
+  guarded[guardOf] = {
+    read: socket.read,
+    scanner: new FrameScanner(maxPacketSize),
+    onViolation: onViolation as PacketSizeGuard['onViolation'],
+    violated: false,
   };
+  guarded.read = guardedRead;
 }

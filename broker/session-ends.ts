@@ -45,11 +45,12 @@ export function watchSessionEnds(
       tls: session.info.tls,
     });
     // A session that ends before aedes registered it gets no clientDisconnect: end it from the socket (whose
-    // close may already be past).
-    const fromSocket = () => setTimeout(() => end(client), 2000).unref();
-    if (client.conn.destroyed) fromSocket();
-    else client.conn.once('close', fromSocket);
+    // close may already be past). An inline arrow: a named one would carry a property dictionary of its own
+    // (tsx keeps function names with Object.defineProperty) for as long as the connection is held.
+    if (client.conn.destroyed) endLater(client);
+    else client.conn.once('close', () => endLater(client));
   };
+  const endLater = (client: Client) => setTimeout(end, 2000, client).unref();
   const end = (client: Client) => {
     const session = registry.sessions.get(client);
     if (!session) return;

@@ -27,10 +27,14 @@ export interface GateContext {
   admit(socket: TLSSocket, info: ConnectionInfo): void;
 }
 
+/** Errors are reported through aedes or the refusal path; never crash the broker. Shared: a closure made here would
+ * hold this function's per-connection scope for as long as the socket lives. */
+function ignoreSocketError(): void {}
+
 export function gateConnection(socket: TLSSocket, context: GateContext): void {
   const connection = context.nextConnection();
   const peer = { address: socket.remoteAddress ?? '?', port: socket.remotePort ?? 0 };
-  socket.on('error', () => {}); // reported through aedes or the refusal path; never crash the broker
+  socket.on('error', ignoreSocketError);
   const tls = socket.getProtocol() ?? '';
   // A verified peer (nearly every connection) is read without copying its certificate; refusals take the exact,
   // slower path below, which the diagnosis needs anyway.

@@ -8,6 +8,10 @@
  * uncorks it once the packets queued in this turn are written: they leave together, in order.
  * What a client waits for grows by at most one turn of the loop; backpressure is unchanged (`write()` still returns
  * false past the high-water mark, and corked bytes count in `writableLength`, which the slow-consumer cut reads).
+ *
+ * Memory: every held connection carries this, so it costs one property and one flag per socket, no closures. The
+ * write function and the uncork are shared by all sockets (a closure per socket, as tsx compiles it, went with a
+ * property dictionary of its own: ~0.7 KiB per connection, BENCHMARKS.md "Memory per connection").
  */
 
 interface Corkable {
@@ -17,19 +21,33 @@ interface Corkable {
   readonly destroyed: boolean;
 }
 
+/** The socket's own `write` (its prototype's, unless something replaced it before us). */
+const originalWrite = Symbol('certfleet.originalWrite');
+/** Corked by the first write of this turn; the immediate that uncorks it is pending. */
+const corkedThisTurn = Symbol('certfleet.corkedThisTurn');
+
+interface Coalesced extends Corkable {
+  [originalWrite]: (...args: never[]) => boolean;
+  [corkedThisTurn]: boolean;
+}
+
+function release(socket: Coalesced): void {
+  socket[corkedThisTurn] = false;
+  if (!socket.destroyed) socket.uncork();
+}
+
+function coalescedWrite(this: Coalesced, ...args: never[]): boolean {
+  if (!this[corkedThisTurn] && !this.destroyed) {
+    this[corkedThisTurn] = true;
+    this.cork();
+    setImmediate(release, this);
+  }
+  return Reflect.apply(this[originalWrite], this, args) as boolean;
+}
+
 export function coalesceWrites(socket: Corkable): void {
-  const write = socket.write;
-  let corked = false;
-  const release = () => {
-    corked = false;
-    if (!socket.destroyed) socket.uncork();
-  };
-  socket.write = function coalescedWrite(this: Corkable, ...args: never[]): boolean {
-    if (!corked && !socket.destroyed) {
-      corked = true;
-      socket.cork();
-      setImmediate(release);
-    }
-    return Reflect.apply(write, this, args) as boolean;
-  };
+  const coalesced = socket as Coalesced;
+  coalesced[originalWrite] = socket.write;
+  coalesced[corkedThisTurn] = false;
+  coalesced.write = coalescedWrite;
 }
