@@ -92,48 +92,79 @@ export function compileGrant(
   subscribe: readonly string[],
   deny: Deny = NO_DENY,
 ): Grant {
-  const publishMatcher = filterSetMatcher(publish);
-  const receiveMatcher = filterSetMatcher(subscribe);
-  const publishDenied = deny.publish.length > 0 ? filterSetMatcher(deny.publish) : () => false;
-  const receiveDenied = deny.subscribe.length > 0 ? filterSetMatcher(deny.subscribe) : () => false;
-  const subscribeCache = new Map<string, boolean>();
-  return {
-    cn,
-    publish,
-    subscribe,
-    deny,
-    canPublish: (topic) => !topic.startsWith('$') && publishMatcher(topic) && !publishDenied(topic),
-    canSubscribe(filter) {
-      let granted = subscribeCache.get(filter);
-      if (granted === undefined) {
-        // Every topic of the filter granted (the union of the grants covers it), and not every topic denied (the
-        // union of the deny rules does not cover it). A filter that reaches some denied topics (`#`, `+/+` past a
-        // deny on `test/nosubscribe`) is granted: the denied topics are filtered out of its deliveries
-        // (canReceive), as Mosquitto's dynamic security does; one that could only ever deliver denied topics is
-        // refused, so the client learns it (SUBACK 0x80 / 0x87).
-        granted =
-          isFilterCovered(filter, subscribe) &&
-          !(deny.subscribe.length > 0 && isFilterCovered(filter, deny.subscribe));
-        if (subscribeCache.size > 256) subscribeCache.clear();
-        subscribeCache.set(filter, granted);
-      }
-      return granted;
-    },
-    // A deny on subscription also stops deliveries (retained and restored ones), whatever filter brought them.
-    canReceive:
-      deny.subscribe.length > 0 ? (topic) => receiveMatcher(topic) && !receiveDenied(topic) : receiveMatcher,
-  };
+  return new CompiledGrant(cn, publish, subscribe, deny);
 }
 
-/** A predicate "does any of these filters match this topic name", literal filters answered by a Set. */
-function filterSetMatcher(filters: readonly string[]): (topic: string) => boolean {
-  const literal = new Set(filters.filter((f) => !f.includes('+') && !f.includes('#')));
-  const wildcard = filters.filter((f) => !literal.has(f)).map((f) => f.split('/'));
-  return (topic) => {
-    if (literal.has(topic)) return true;
-    if (wildcard.length === 0) return false;
-    return wildcard.some((filter) => matchLevelsInPlace(filter, topic));
-  };
+/**
+ * A grant's checks are methods, shared by every grant, and its state is plain fields: each device has a CN of its
+ * own, so a grant lives as long as each held connection, and closures made per grant (each with its own property
+ * dictionary, as tsx compiles named ones) cost ~1 KiB per connection.
+ */
+class CompiledGrant implements Grant {
+  private readonly publishAllowed: FilterSet;
+  private readonly receiveAllowed: FilterSet;
+  private readonly publishDenied: FilterSet | null;
+  private readonly receiveDenied: FilterSet | null;
+  /** Answers of canSubscribe by filter; made at the first SUBSCRIBE. */
+  private subscribeCache: Map<string, boolean> | null = null;
+
+  constructor(
+    readonly cn: string,
+    readonly publish: readonly string[],
+    readonly subscribe: readonly string[],
+    readonly deny: Deny,
+  ) {
+    this.publishAllowed = new FilterSet(publish);
+    this.receiveAllowed = new FilterSet(subscribe);
+    this.publishDenied = deny.publish.length > 0 ? new FilterSet(deny.publish) : null;
+    this.receiveDenied = deny.subscribe.length > 0 ? new FilterSet(deny.subscribe) : null;
+  }
+
+  canPublish(topic: string): boolean {
+    return (
+      !topic.startsWith('$') && this.publishAllowed.matches(topic) && !this.publishDenied?.matches(topic)
+    );
+  }
+
+  canSubscribe(filter: string): boolean {
+    this.subscribeCache ??= new Map();
+    let granted = this.subscribeCache.get(filter);
+    if (granted === undefined) {
+      // Every topic of the filter granted (the union of the grants covers it), and not every topic denied (the
+      // union of the deny rules does not cover it). A filter that reaches some denied topics (`#`, `+/+` past a
+      // deny on `test/nosubscribe`) is granted: the denied topics are filtered out of its deliveries
+      // (canReceive), as Mosquitto's dynamic security does; one that could only ever deliver denied topics is
+      // refused, so the client learns it (SUBACK 0x80 / 0x87).
+      granted =
+        isFilterCovered(filter, this.subscribe) &&
+        !(this.deny.subscribe.length > 0 && isFilterCovered(filter, this.deny.subscribe));
+      if (this.subscribeCache.size > 256) this.subscribeCache.clear();
+      this.subscribeCache.set(filter, granted);
+    }
+    return granted;
+  }
+
+  // A deny on subscription also stops deliveries (retained and restored ones), whatever filter brought them.
+  canReceive(topic: string): boolean {
+    return this.receiveAllowed.matches(topic) && !this.receiveDenied?.matches(topic);
+  }
+}
+
+/** "Does any of these filters match this topic name": literal filters answered by a Set, the others level by level. */
+class FilterSet {
+  private readonly literal: ReadonlySet<string>;
+  private readonly wildcard: readonly string[][];
+
+  constructor(filters: readonly string[]) {
+    this.literal = new Set(filters.filter((f) => !f.includes('+') && !f.includes('#')));
+    this.wildcard = filters.filter((f) => !this.literal.has(f)).map((f) => f.split('/'));
+  }
+
+  matches(topic: string): boolean {
+    if (this.literal.has(topic)) return true;
+    if (this.wildcard.length === 0) return false;
+    return this.wildcard.some((filter) => matchLevelsInPlace(filter, topic));
+  }
 }
 
 function unique(values: string[]): string[] {
