@@ -44,6 +44,13 @@ export interface FleetMemoryOptions {
 
 const SUBJECTS: DeviceHoldSubject[] = ['fleet', 'devices', 'mqttjs', 'tls'];
 
+/**
+ * V8's young generation grows to 3 × 16 MiB per thread when it likes: a fixed cost that, left free, moved the
+ * marginal figure of 1,000 bare sockets by ±30 KiB per socket between identical runs (30.0–60.6). Pinned at 1 MiB
+ * semi-spaces in the measured process (its workers inherit the flag), the same runs agree within ±3 KiB.
+ */
+const YOUNG_GENERATION_PINNED = ['--max-semi-space-size=1'];
+
 export async function benchFleetMemory(options: FleetMemoryOptions) {
   const { quick } = options;
   const stages = options.stages ?? (quick ? [300, 900] : [1_000, 3_000]);
@@ -69,33 +76,38 @@ export async function benchFleetMemory(options: FleetMemoryOptions) {
         };
         let base: { rss: number; heap: number } | undefined;
         let previous: { online: number; rss: number; heap: number } | undefined;
-        const result = await runLoadgen<DeviceHoldResult>('device-hold', params, {
-          onEvent: (message) => {
-            if (message.event !== 'stage') return;
-            const rss = residentKiB(Number(message.pid));
-            const heap = Number(message.heapUsedKiB);
-            const online = Number(message.online);
-            if (!base) {
-              base = { rss, heap };
-              previous = { online: 0, rss, heap };
-              return;
-            }
-            const added = Math.max(1, online - previous!.online);
-            samples.push({
-              subject,
-              repetition,
-              devices: Number(message.devices),
-              online,
-              rssMiB: rss / 1024,
-              kiBPerDevice: (rss - base.rss) / Math.max(1, online),
-              marginalKiBPerDevice: (rss - previous!.rss) / added,
-              marginalHeapKiBPerDevice: (heap - previous!.heap) / added,
-              load1: loadAverage(),
-            });
-            process.stderr.write(`fleet-memory: ${JSON.stringify(samples.at(-1))}\n`);
-            previous = { online, rss, heap };
+        const result = await runLoadgen<DeviceHoldResult>(
+          'device-hold',
+          params,
+          {
+            onEvent: (message) => {
+              if (message.event !== 'stage') return;
+              const rss = residentKiB(Number(message.pid));
+              const heap = Number(message.heapUsedKiB);
+              const online = Number(message.online);
+              if (!base) {
+                base = { rss, heap };
+                previous = { online: 0, rss, heap };
+                return;
+              }
+              const added = Math.max(1, online - previous!.online);
+              samples.push({
+                subject,
+                repetition,
+                devices: Number(message.devices),
+                online,
+                rssMiB: rss / 1024,
+                kiBPerDevice: (rss - base.rss) / Math.max(1, online),
+                marginalKiBPerDevice: (rss - previous!.rss) / added,
+                marginalHeapKiBPerDevice: (heap - previous!.heap) / added,
+                load1: loadAverage(),
+              });
+              process.stderr.write(`fleet-memory: ${JSON.stringify(samples.at(-1))}\n`);
+              previous = { online, rss, heap };
+            },
           },
-        });
+          YOUNG_GENERATION_PINNED,
+        );
         if (result.failures > 0) failures.push({ subject, repetition, ...result });
       }
     }
@@ -133,7 +145,7 @@ export async function benchFleetMemory(options: FleetMemoryOptions) {
     method: {
       stages,
       repetitions,
-      note: 'marginal = RSS growth between the two stages / devices added; each subject in a fresh process; EC identities; certfleet broker in its own process; devices publish 1 msg / 10 s; references idle after their retained status',
+      note: 'marginal = RSS growth between the two stages / devices added; each subject in a fresh process with --max-semi-space-size=1; EC identities; certfleet broker in its own process; devices publish 1 msg / 10 s; references idle after their retained status',
     },
     samples,
   };

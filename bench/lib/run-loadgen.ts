@@ -17,12 +17,17 @@ export interface LoadgenMarks {
   onEvent?: (message: { event: string } & Record<string, unknown>) => void;
 }
 
-export async function runLoadgen<T>(name: string, params: unknown, marks: LoadgenMarks = {}): Promise<T> {
+export async function runLoadgen<T>(
+  name: string,
+  params: unknown,
+  marks: LoadgenMarks = {},
+  nodeArgs: string[] = [],
+): Promise<T> {
   const paramsFile = join(tmpdir(), `certfleet-loadgen-${process.pid}-${Date.now()}.json`);
   await writeFile(paramsFile, JSON.stringify(params));
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(REPO, 'bench', 'loadgen', `${name}.ts`), paramsFile],
+    [...nodeArgs, '--import', 'tsx', join(REPO, 'bench', 'loadgen', `${name}.ts`), paramsFile],
     {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'inherit'],
