@@ -50,7 +50,12 @@ export function watchSessionEnds(
     if (client.conn.destroyed) endLater(client);
     else client.conn.once('close', () => endLater(client));
   };
-  const endLater = (client: Client) => setTimeout(end, 2000, client).unref();
+  // Only for a session still open at its socket's close: the timer holds the client (its socket, streams, parser),
+  // and holding every closed connection for 2 s got all of it promoted to V8's old generation. A session that ended
+  // already (the usual case: aedes' clientDisconnect comes first) would find nothing to do in end().
+  const endLater = (client: Client) => {
+    if (registry.sessions.has(client)) setTimeout(end, 2000, client).unref();
+  };
   const end = (client: Client) => {
     const session = registry.sessions.get(client);
     if (!session) return;
