@@ -6,6 +6,10 @@
  * the server side is measured. Memory per connection = (server RSS − its RSS before any connection) / connections;
  * the marginal figure counts only the connections added since the previous stage (free of fixed costs).
  * Each repetition starts a fresh server; the order alternates; tables show medians.
+ * Stage figures are read 3 s after a stage is connected: for a Node server that still includes the young generation
+ * V8 grew during the connection storm (~30 MiB). The `steady` figure is read after the last stage has been idle for
+ * 90 s more — held idle devices, once V8's memory reducer has given that back (it did after ~1 min on this machine) —
+ * against a base read after the fresh server idled 90 s too.
  */
 import type { HoldParams, HoldResult } from './loadgen/hold.ts';
 import { benchPki } from './lib/bench-pki.ts';
@@ -22,9 +26,12 @@ export interface MemorySample {
   marginalKiBPerConnection: number;
   rssMiB: number;
   load1: number;
+  /** Last stage only: KiB per connection after `steadyMs` of idleness (NaN on the other stages). */
+  steadyKiBPerConnection: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const STEADY_MS = 90_000;
 
 export async function benchMemory(options: { quick: boolean; brokers?: BrokerName[]; stages?: number[] }) {
   const { quick } = options;
@@ -40,6 +47,10 @@ export async function benchMemory(options: { quick: boolean; brokers?: BrokerNam
       try {
         await sleep(1_000);
         const base = residentKiB(broker.pid);
+        // The steady figure subtracts a steady base: a fresh Node server still holds the young generation its start-up
+        // grew (~15 MiB) until the same memory reducer runs; subtracting the 1 s base would flatter it.
+        if (!quick) await sleep(STEADY_MS);
+        const steadyBase = quick ? base : residentKiB(broker.pid);
         let previous = { connections: 0, rss: base };
         const params: HoldParams = {
           port: broker.port,
@@ -48,10 +59,19 @@ export async function benchMemory(options: { quick: boolean; brokers?: BrokerNam
           stages,
           concurrency: 16,
           settleMs: quick ? 1_000 : 3_000,
+          steadyMs: quick ? 0 : STEADY_MS,
           probe: name === 'bare-tls' ? 'connack' : broker.probe,
         };
         const result = await runLoadgen<HoldResult>('hold', params, {
           onEvent: (message) => {
+            if (message.event === 'steady') {
+              const last = samples.at(-1);
+              if (last?.broker === name) {
+                last.steadyKiBPerConnection =
+                  (residentKiB(broker.pid) - steadyBase) / Math.max(1, message.connections as number);
+              }
+              return;
+            }
             if (message.event !== 'stage') return;
             const connections = message.connections as number;
             const rss = residentKiB(broker.pid);
@@ -63,6 +83,7 @@ export async function benchMemory(options: { quick: boolean; brokers?: BrokerNam
                 (rss - previous.rss) / Math.max(1, connections - previous.connections),
               rssMiB: rss / 1024,
               load1: loadAverage(),
+              steadyKiBPerConnection: Number.NaN,
             });
             previous = { connections, rss };
           },
@@ -80,17 +101,35 @@ export async function benchMemory(options: { quick: boolean; brokers?: BrokerNam
   );
   const pick = (name: BrokerName, count: number, field: keyof MemorySample) =>
     Number(runs.find((r) => r.broker === name && Math.abs(r.connections - count) <= count * 0.01)?.[field]);
+  const last = stages.at(-1)!;
   const ratios = Object.fromEntries(
-    stages.flatMap((count) => [
+    [
       [
-        `${count}: certfleet/mosquitto KiB per connection`,
-        ratio(pick('certfleet', count, 'kiBPerConnection'), pick('mosquitto', count, 'kiBPerConnection')),
+        `${last} after ${STEADY_MS / 1000} s idle: certfleet/mosquitto KiB per connection`,
+        ratio(
+          pick('certfleet', last, 'steadyKiBPerConnection'),
+          pick('mosquitto', last, 'steadyKiBPerConnection'),
+        ),
       ],
       [
-        `${count}: certfleet/bare node:tls KiB per connection`,
-        ratio(pick('certfleet', count, 'kiBPerConnection'), pick('bare-tls', count, 'kiBPerConnection')),
+        `${last} after ${STEADY_MS / 1000} s idle: certfleet/bare node:tls KiB per connection`,
+        ratio(
+          pick('certfleet', last, 'steadyKiBPerConnection'),
+          pick('bare-tls', last, 'steadyKiBPerConnection'),
+        ),
       ],
-    ]),
+    ].concat(
+      stages.flatMap((count) => [
+        [
+          `${count}: certfleet/mosquitto KiB per connection`,
+          ratio(pick('certfleet', count, 'kiBPerConnection'), pick('mosquitto', count, 'kiBPerConnection')),
+        ],
+        [
+          `${count}: certfleet/bare node:tls KiB per connection`,
+          ratio(pick('certfleet', count, 'kiBPerConnection'), pick('bare-tls', count, 'kiBPerConnection')),
+        ],
+      ]),
+    ),
   );
   return {
     runs,
@@ -99,7 +138,8 @@ export async function benchMemory(options: { quick: boolean; brokers?: BrokerNam
     method: {
       repetitions,
       stages,
-      note: 'idle device sessions from bench/loadgen/hold.ts (EC identities, will, subscription, retained status); fresh server per repetition; medians over alternating runs',
+      steadyMs: quick ? 0 : STEADY_MS,
+      note: 'idle device sessions from bench/loadgen/hold.ts (EC identities, will, subscription, retained status); fresh server per repetition; medians over alternating runs; stage figures 3 s after each stage, steady figure after the last stage idled steadyMs more',
     },
     samples,
   };

@@ -4,7 +4,9 @@
  * (clientId = CN, a retained QoS 1 last will on its status topic), SUBSCRIBE to its command topic, a retained
  * `online` status — then nothing but the keepalive. `line` servers (openssl s_server) get one echoed line.
  * After each stage is connected and settled it emits {"event":"stage","connections":N} and pauses `settleMs` so
- * the parent reads the server's memory while nothing moves.
+ * the parent reads the server's memory while nothing moves. With `steadyMs`, after the last stage it stays idle that
+ * long more and emits {"event":"steady","connections":N}: a Node server's young generation, grown during the
+ * connection storm, is given back by V8's memory reducer only after tens of seconds of idleness (~1 min here).
  */
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
@@ -20,6 +22,8 @@ export interface HoldParams {
   stages: number[];
   concurrency: number;
   settleMs: number;
+  /** Idle time after the last stage before the `steady` event (0 or absent: none). */
+  steadyMs?: number;
   /** `mqtt`: held once its retained status is acknowledged; `connack`: once CONNACK came (bench/servers/bare-tls.ts,
    * which answers nothing else); `line`: once a line came back (openssl s_server). */
   probe?: 'mqtt' | 'connack' | 'line';
@@ -95,6 +99,11 @@ for (const target of params.stages) {
   await Promise.all(workers);
   await sleep(params.settleMs);
   emit({ event: 'stage', connections: held.length });
+  await sleep(500);
+}
+if (params.steadyMs) {
+  await sleep(params.steadyMs);
+  emit({ event: 'steady', connections: held.length });
   await sleep(500);
 }
 const result: HoldResult = {
