@@ -8,8 +8,7 @@
  * Each repetition starts a fresh server; the order alternates; tables show medians.
  * Stage figures are read 3 s after a stage is connected: for a Node server that still includes the young generation
  * V8 grew during the connection storm (~30 MiB). The `steady` figure is read after the last stage has been idle for
- * 90 s more — held idle devices, once V8's memory reducer has given that back (it did after ~1 min on this machine) —
- * against a base read after the fresh server idled 90 s too.
+ * 90 s more — held idle devices, once V8's memory reducer has given that back (it did after ~1 min on this machine).
  */
 import type { HoldParams, HoldResult } from './loadgen/hold.ts';
 import { benchPki } from './lib/bench-pki.ts';
@@ -45,12 +44,10 @@ export async function benchMemory(options: { quick: boolean; brokers?: BrokerNam
     for (const name of alternatingOrder(names, repetition)) {
       const broker = await startBrokerByName(pki.stateDir, name);
       try {
-        await sleep(1_000);
+        // The base is the fresh server idle: a Node server holds the young generation its start-up grew (~15 MiB)
+        // until the memory reducer runs, and a base read before that shrank moved every figure by it.
+        await sleep(quick ? 1_000 : STEADY_MS);
         const base = residentKiB(broker.pid);
-        // The steady figure subtracts a steady base: a fresh Node server still holds the young generation its start-up
-        // grew (~15 MiB) until the same memory reducer runs; subtracting the 1 s base would flatter it.
-        if (!quick) await sleep(STEADY_MS);
-        const steadyBase = quick ? base : residentKiB(broker.pid);
         let previous = { connections: 0, rss: base };
         const params: HoldParams = {
           port: broker.port,
@@ -68,7 +65,7 @@ export async function benchMemory(options: { quick: boolean; brokers?: BrokerNam
               const last = samples.at(-1);
               if (last?.broker === name) {
                 last.steadyKiBPerConnection =
-                  (residentKiB(broker.pid) - steadyBase) / Math.max(1, message.connections as number);
+                  (residentKiB(broker.pid) - base) / Math.max(1, message.connections as number);
               }
               return;
             }
