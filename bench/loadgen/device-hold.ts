@@ -72,6 +72,16 @@ const specOf = (identity: LoadIdentity, index: number): DeviceSpec => ({
   rotate: false,
 });
 
+/** RateGate's slot is owed back once the handshake is over, either way (devices/rate-gate.ts `release`). */
+function releaseOnce(gate: RateGate): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    gate.release();
+  };
+}
+
 interface Subject {
   add(identities: LoadIdentity[], firstIndex: number): void;
   online(): number;
@@ -135,6 +145,7 @@ function mqttjsSubject(): Subject {
     const deviceTls = await loadDeviceTls(spec);
     await gate.acquire();
     const id = identity.clientId;
+    const release = releaseOnce(gate);
     const client = new mqtt.MqttClient(
       () => {
         const socket = tls.connect({
@@ -157,8 +168,13 @@ function mqttjsSubject(): Subject {
       },
     );
     clients.push(client);
-    client.on('error', (error) => failed(error.message));
+    client.on('error', (error) => {
+      release();
+      failed(error.message);
+    });
+    client.once('close', release);
     client.once('connect', () => {
+      release();
       client.subscribe(`devices/${id}/commands/#`, { qos: 1 });
       client.publish(`devices/${id}/status`, 'online', { qos: 1, retain: true }, (error) => {
         if (error) failed(error.message);
@@ -190,6 +206,9 @@ function tlsSubject(): Subject {
       secureContext: deviceTls.context(),
     });
     if (params.maxSendFragment) socket.setMaxSendFragment(params.maxSendFragment);
+    const release = releaseOnce(gate);
+    socket.once('secureConnect', release);
+    socket.once('close', release);
     sockets.push(socket);
     const reader = new PacketReader((packet) => {
       if (packet.type === PacketType.CONNACK) {
@@ -201,7 +220,10 @@ function tlsSubject(): Subject {
       socket.write(willConnectPacket(id, 60, { topic: `devices/${id}/status`, payload: 'offline' })),
     );
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
-    socket.on('error', (error: NodeJS.ErrnoException) => failed(error.code ?? error.message));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      release();
+      failed(error.code ?? error.message);
+    });
   };
   return {
     add: (identities, first) => {
