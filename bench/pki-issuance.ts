@@ -131,6 +131,26 @@ interface BulkRepetition {
   diskReference: DiskReference;
 }
 
+/** One bulk-on-disk row next to the disk reference measured just before it, in the same place. */
+function asRepetition(
+  rep: number,
+  run: IssuanceRun & { phases: Phases },
+  diskReference: DiskReference,
+): BulkRepetition {
+  return {
+    rep,
+    perSecond: run.perSecond,
+    perCpuSecond: run.perCpuSecond,
+    maxStallMs: run.maxStallMs,
+    maxBusyMs: run.maxBusyMs,
+    load1: run.load1,
+    diskReferencePerSecond: diskReference.perSecond,
+    vsDiskReference: run.perSecond / diskReference.perSecond,
+    phases: run.phases,
+    diskReference,
+  };
+}
+
 function spread(values: number[]): number {
   return (Math.max(...values) - Math.min(...values)) / median(values);
 }
@@ -193,18 +213,7 @@ export async function benchPkiIssuance(options: { quick: boolean }) {
       const run = record(
         await timedIssue(await stateDir(where, `bulk-${rep}`), label, ecIds('big-', big), 'ec'),
       );
-      return {
-        rep,
-        perSecond: run.perSecond,
-        perCpuSecond: run.perCpuSecond,
-        maxStallMs: run.maxStallMs,
-        maxBusyMs: run.maxBusyMs,
-        load1: run.load1,
-        diskReferencePerSecond: diskReference.perSecond,
-        vsDiskReference: run.perSecond / diskReference.perSecond,
-        phases: run.phases,
-        diskReference,
-      };
+      return asRepetition(rep, run, diskReference);
     };
     for (let rep = 1; rep <= reps; rep++)
       bulkReps.push(await repeat(rep, await newRoot(stateDirParent), `EC P-256 bulk ${big} (disk) #${rep}`));
@@ -231,18 +240,7 @@ export async function benchPkiIssuance(options: { quick: boolean }) {
       await removeStores([join(where, 'bulk-1')]);
       const label = `EC P-256 bulk ${big} (disk, just after deleting ${big} next to it)`;
       const run = record(await timedIssue(await stateDir(where, 'bulk-0'), label, ecIds('big-', big), 'ec'));
-      afterDelete = {
-        rep: 0,
-        perSecond: run.perSecond,
-        perCpuSecond: run.perCpuSecond,
-        maxStallMs: run.maxStallMs,
-        maxBusyMs: run.maxBusyMs,
-        load1: run.load1,
-        diskReferencePerSecond: diskReference.perSecond,
-        vsDiskReference: run.perSecond / diskReference.perSecond,
-        phases: run.phases,
-        diskReference,
-      };
+      afterDelete = asRepetition(0, run, diskReference);
       deleteSeconds = (performance.now() - deleted) / 1000 - diskReference.seconds - run.seconds;
     }
   } finally {
