@@ -174,6 +174,27 @@ describe('bulk add, confirmations, sort, jumps', () => {
   it('y opens the connect view of the selected device', () => {
     expect(type(initialUiState, 'jy').state.mode).toEqual({ kind: 'connect', id: 'sensor-1' });
   });
+
+  it('Esc then q in one read (Ink calls it Alt+q) closes the connect view and quits, as typed', () => {
+    const connect = type(initialUiState, 'jy').state;
+    // What Ink hands over for the bytes ESC q: input "q", meta set, no escape.
+    const altQ = { meta: true } as Key;
+    expect(splitKeystrokes('q', altQ).map(([input, key]) => [input, key.escape === true])).toEqual([
+      ['', true],
+      ['q', false],
+    ]);
+    let result: ReturnType<typeof handleKey> = { state: connect };
+    for (const [input, key] of splitKeystrokes('q', altQ)) {
+      const next = handleKey(result.state, input, key, context);
+      result = { state: next.state, action: next.action ?? result.action };
+    }
+    expect(result.action).toEqual({ type: 'quit' });
+  });
+
+  it('a bare Esc and Alt+arrow keys stay single keys', () => {
+    expect(splitKeystrokes('', { escape: true, meta: true } as Key)).toHaveLength(1);
+    expect(splitKeystrokes('', { upArrow: true, meta: true } as Key)).toHaveLength(1);
+  });
 });
 
 describe('event log search', () => {
