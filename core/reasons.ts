@@ -45,6 +45,51 @@ export const REASONS = {
 
 export type Reason = keyof typeof REASONS;
 
+/**
+ * A few words per reason, for a line that counts devices by reason (`backing-off: 12 (broker busy: 10, …)`); the
+ * sentence above stays the explanation. A Record over every reason: a new reason cannot be added without its words.
+ */
+const BRIEF: Record<Reason, string> = {
+  OK: 'accepted',
+  NO_CERTIFICATE: 'no certificate',
+  UNKNOWN_CA: 'unknown CA',
+  SELF_SIGNED: 'self-signed',
+  EXPIRED: 'expired',
+  NOT_YET_VALID: 'not yet valid',
+  REVOKED: 'revoked',
+  WRONG_KEY_USAGE: 'wrong key usage',
+  WEAK_SIGNATURE: 'weak signature',
+  KEY_MISMATCH: 'key mismatch',
+  UNKNOWN_IDENTITY: 'not in the policy',
+  CLIENT_ID_MISMATCH: 'client id mismatch',
+  PUBLISH_DENIED: 'publish denied',
+  SUBSCRIBE_DENIED: 'subscribe denied',
+  SERVER_UNTRUSTED: 'broker untrusted',
+  HOSTNAME_MISMATCH: 'hostname mismatch',
+  PROTOCOL_ERROR: 'protocol error',
+  BROKER_UNREACHABLE: 'broker unreachable',
+  TIMEOUT: 'no answer in time',
+  KEEPALIVE_TIMEOUT: 'keepalive timeout',
+  CLIENT_CLOSED: 'closed by the client',
+  SERVER_SHUTDOWN: 'broker shutting down',
+  SLOW_CONSUMER: 'slow consumer',
+  CSR_INVALID: 'invalid certificate request',
+  WEAK_KEY: 'weak key',
+  CN_NOT_ALLOWED: 'name not allowed',
+  CLAIM_QUOTA_EXCEEDED: 'claim quota exceeded',
+  ENROLLMENT_UNAVAILABLE: 'enrollment unavailable',
+  POLICY_INVALID: 'policy invalid',
+  CRL_REJECTED: 'CRL rejected',
+  LIMIT_EXCEEDED: 'broker limit',
+  BROKER_BUSY: 'broker busy',
+  CLOSED_BY_BROKER: 'closed by the broker',
+  CLUSTER_UNAVAILABLE: 'cluster unavailable',
+};
+
+export function briefReason(reason: Reason): string {
+  return BRIEF[reason];
+}
+
 export function describeReason(reason: Reason): string {
   return REASONS[reason];
 }

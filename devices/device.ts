@@ -32,6 +32,7 @@ export interface DeviceResult {
   kind: string;
   rogue: boolean;
   state: DeviceState;
+  /** Rejected: why, and where on the ladder. Backing-off: why the last attempt failed (what it retries after). */
   reason?: string;
   step?: string;
   detail?: string;
@@ -74,6 +75,8 @@ export class SimulatedDevice {
   private rejection:
     | { reason: string; step: string; detail: string; localPort?: number; attempt: HandshakeAttempt }
     | undefined;
+  /** While backing off: why the last attempt failed (no reason for a reboot: the device closed it itself). */
+  private retrying: { reason?: string; step?: string; detail: string } | undefined;
   readonly messages: MessageCounters = { sent: 0, acked: 0, received: 0 };
   /** The client id we connect with: the CN, or `<claim cn>:<ref>` while provisioning by claim. */
   private clientId: string;
@@ -135,6 +138,7 @@ export class SimulatedDevice {
       rogue: this.spec.rogue,
       state: this.state,
       ...this.rejection,
+      ...(this.state === 'backing-off' && this.retrying),
       attempts: this.attempts,
       messages: { ...this.messages },
       rotations: this.rotations,
@@ -475,6 +479,7 @@ export class SimulatedDevice {
     this.session = undefined;
     this.recorder = undefined;
     await session?.close(false);
+    this.retrying = { detail: 'rebooting' };
     this.setState('backing-off', undefined, 'rebooting');
     this.retryTimer = setTimeout(() => this.wanted === 'run' && void this.connect(), REBOOT_DELAY_MS);
   }
@@ -515,6 +520,7 @@ export class SimulatedDevice {
     }
     this.brokerIndex++; // fail over: the next attempt tries the next broker of the cluster
     const delay = this.backoff.next();
+    this.retrying = { reason: diagnosis.reason, step: diagnosis.step, detail: diagnosis.detail };
     this.setState('backing-off', diagnosis, `${diagnosis.detail}; retrying in ${delay} ms`);
     this.retryTimer = setTimeout(() => this.wanted === 'run' && void this.connect(), delay);
   }

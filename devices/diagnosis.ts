@@ -3,7 +3,7 @@
  * after a publish, SUBACK 0x80) into the shared reason vocabulary and the ladder step that failed. When the client
  * cannot know the broker's reason it says so (CLOSED_BY_BROKER) and the local port joins it with the broker's audit.
  */
-import { isReason, type Reason, reasonFromVerifyCode } from '../core/reasons.ts';
+import { briefReason, isReason, type Reason, reasonFromVerifyCode } from '../core/reasons.ts';
 import { type LadderStepName, stepForReason } from '../core/ladder.ts';
 
 export interface Diagnosis {
@@ -40,8 +40,23 @@ const CLIENT_CERT_ALERTS: Record<string, { reason: Reason; words: string }> = {
   ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR: { reason: 'KEY_MISMATCH', words: 'alert 51 "decrypt error"' },
 };
 
-/** Codes that mean the broker could not be reached at all: retried. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Codes that mean the broker could not be reached at all (retried), in a few words. */
+const UNREACHABLE_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  EHOSTUNREACH: 'no route to host',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+};
+
+/**
+ * Why a device is retrying, in a few words: its reason's, or for an unreachable broker the socket error's
+ * ("connection refused": nobody listens there; "host name not found"), which the detail starts with (below).
+ */
+export function retryCause(reason: Reason, detail?: string): string {
+  const code = reason === 'BROKER_UNREACHABLE' ? detail?.match(/^(E[A-Z_]+):/)?.[1] : undefined;
+  return (code !== undefined && UNREACHABLE_CODES[code]) || briefReason(reason);
+}
 
 /** Loading our own key and certificate failed (before any byte was sent). */
 export function diagnoseCredentialLoad(error: NodeJS.ErrnoException): Diagnosis {
@@ -106,7 +121,7 @@ export function diagnoseSocketError(
       definitive: true,
     };
   }
-  if (!phase.tcpConnected || UNREACHABLE_CODES.has(code)) {
+  if (!phase.tcpConnected || Object.hasOwn(UNREACHABLE_CODES, code)) {
     return {
       reason: 'BROKER_UNREACHABLE',
       step: 'tcp-connect',

@@ -1,6 +1,7 @@
 /** The headless run's outcome: counts, rejections grouped by reason, and per-device results for --json. */
 import { describeReason, isReason } from '../core/reasons.ts';
 import type { DeviceResult } from './device.ts';
+import { retryCause } from './diagnosis.ts';
 import { LADDER_STEPS } from './events.ts';
 
 export interface FleetSummary {
@@ -11,6 +12,8 @@ export interface FleetSummary {
   rejected: number;
   other: Record<string, number>;
   rejectedByReason: Record<string, string[]>;
+  /** The devices still retrying, grouped by why their last attempt failed (most first). */
+  backingOff: BackingOffGroup[];
   messages: { sent: number; acked: number; commandsReceived: number };
   /** Certificates renewed over MQTT during the run, all devices together. */
   rotations: number;
@@ -18,6 +21,15 @@ export interface FleetSummary {
   /** Against a cluster: the online devices per node (node id, or the URL of a node of `--broker a,b`). */
   onlineByNode?: Record<string, number>;
   results: Array<DeviceResult & { failedStep?: string; node?: string }>;
+}
+
+export interface BackingOffGroup {
+  /** The reason code (absent for a device rebooting on a command). */
+  reason?: string;
+  /** In a few words: "broker busy", "connection refused", "rebooting". */
+  cause: string;
+  count: number;
+  ids: string[];
 }
 
 /**
@@ -54,6 +66,7 @@ export function summarize(
       rejectedByReason[reason] = [...(rejectedByReason[reason] ?? []), result.id];
     } else if (result.state !== 'online') other[result.state] = (other[result.state] ?? 0) + 1;
   }
+  const backingOff = groupBackingOff(results.filter((result) => result.state === 'backing-off'));
   const sum = (pick: (result: DeviceResult) => number) =>
     results.reduce((total, result) => total + pick(result), 0);
   return {
@@ -64,6 +77,7 @@ export function summarize(
     rejected: results.filter((result) => result.state === 'rejected').length,
     other,
     rejectedByReason,
+    backingOff,
     messages: {
       sent: sum((result) => result.messages.sent),
       acked: sum((result) => result.messages.acked),
@@ -88,7 +102,10 @@ export function formatSummary(summary: FleetSummary): string {
     const stepText = step ? ` at step ${LADDER_STEPS.indexOf(step as never) + 1} (${step})` : '';
     lines.push(`    ${reason}${stepText}: ${words} — ${ids.join(', ')}`);
   }
-  for (const [state, count] of Object.entries(summary.other)) lines.push(`  ${state}: ${count}`);
+  for (const [state, count] of Object.entries(summary.other)) {
+    const why = state === 'backing-off' ? retryCauses(summary.backingOff) : '';
+    lines.push(`  ${state}: ${count}${why}`);
+  }
   lines.push(
     `  messages: ${summary.messages.sent} sent, ${summary.messages.acked} acknowledged, ` +
       `${summary.messages.commandsReceived} command(s) received`,
@@ -106,4 +123,31 @@ function byNode(counts: Record<string, number> | undefined): string {
     .sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }))
     .map(([node, count]) => `${node}: ${count}`);
   return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+/** Retrying devices by cause, most first (ties by cause): the groups `devices run` prints and returns in --json. */
+function groupBackingOff(results: readonly DeviceResult[]): BackingOffGroup[] {
+  const groups = new Map<string, BackingOffGroup>();
+  for (const result of results) {
+    const cause = isReason(result.reason)
+      ? retryCause(result.reason, result.detail)
+      : (result.detail ?? 'unknown');
+    const group = groups.get(cause);
+    if (group) {
+      group.count++;
+      group.ids.push(result.id);
+    } else
+      groups.set(cause, {
+        ...(result.reason && { reason: result.reason }),
+        cause,
+        count: 1,
+        ids: [result.id],
+      });
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count || a.cause.localeCompare(b.cause));
+}
+
+/** ` (broker busy: 10, connection refused: 2)`. */
+function retryCauses(groups: readonly BackingOffGroup[]): string {
+  return groups.length > 0 ? ` (${groups.map((group) => `${group.cause}: ${group.count}`).join(', ')})` : '';
 }

@@ -35,3 +35,48 @@ describe('certificate lifecycle in the device reports', () => {
     expect(formatSummary(summarize('b', [result('a', 0)], [], []))).not.toContain('rotated');
   });
 });
+
+describe('devices still retrying in the summary', () => {
+  const retrying = (id: string, reason: string | undefined, detail: string): DeviceResult => ({
+    id,
+    kind: 'climate',
+    rogue: false,
+    state: 'backing-off',
+    ...(reason !== undefined && { reason }),
+    detail,
+    attempts: 3,
+    messages: { sent: 0, acked: 0, received: 0 },
+    rotations: 0,
+  });
+
+  it('groups them by why, most first, in the text line and in the JSON groups', () => {
+    const busy = (id: string) =>
+      retrying(id, 'BROKER_BUSY', 'broker busy or at a connection limit: it closed the connection');
+    const results = [
+      busy('a'),
+      retrying('b', 'BROKER_UNREACHABLE', 'ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1'),
+      busy('c'),
+      retrying('d', 'TIMEOUT', 'broker busy or unreachable: no answer within 400 ms'),
+      busy('e'),
+      retrying('f', undefined, 'rebooting'),
+      retrying('g', 'BROKER_UNREACHABLE', 'ENOTFOUND: getaddrinfo ENOTFOUND broker.invalid'),
+    ];
+    const summary = summarize('b', results, [], []);
+    expect(summary.backingOff).toEqual([
+      { reason: 'BROKER_BUSY', cause: 'broker busy', count: 3, ids: ['a', 'c', 'e'] },
+      { reason: 'BROKER_UNREACHABLE', cause: 'connection refused', count: 1, ids: ['b'] },
+      { reason: 'BROKER_UNREACHABLE', cause: 'host name not found', count: 1, ids: ['g'] },
+      { reason: 'TIMEOUT', cause: 'no answer in time', count: 1, ids: ['d'] },
+      { cause: 'rebooting', count: 1, ids: ['f'] },
+    ]);
+    expect(formatSummary(summary)).toContain(
+      '  backing-off: 7 (broker busy: 3, connection refused: 1, host name not found: 1, no answer in time: 1, rebooting: 1)\n',
+    );
+  });
+
+  it('says nothing more when no device is retrying', () => {
+    const summary = summarize('b', [], [], []);
+    expect(summary.backingOff).toEqual([]);
+    expect(formatSummary(summary)).not.toContain('backing-off');
+  });
+});
