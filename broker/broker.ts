@@ -49,6 +49,7 @@ import { handshakeErrorReason } from './tls-refusal.ts';
 import { type GateContext, gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
 import { deliverQueuedOnResume } from './session-resume.ts';
+import { type ConnackFirst, connackFirst } from './connack-first.ts';
 import { cutSessionsAtExpiry } from './expiry-cut.ts';
 import { type EnrollmentService, startEnrollment } from './enrollment/service.ts';
 
@@ -199,6 +200,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       if (!error && granted) sessionRecords.accepted(client);
       done(error, granted);
     });
+  let heldUntilConnack: ConnackFirst | null = null; // set once aedes exists, before any CONNECT
   aedes = await Aedes.createBroker({
     connectTimeout: limits.connectTimeoutMs,
     maxTopicLevels: limits.maxTopicLevels,
@@ -215,6 +217,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         maxHeldBytes: limits.maxOutboundBuffer,
         onOverflow: cutSlowConsumer,
       });
+      // a resumed session's deliveries wait for its CONNACK [MQTT-3.2.0-1] (connack-first.ts)
+      heldUntilConnack?.hold(client, packet);
       bounded.preConnect(client, packet, callback);
     },
     authorizeSubscribe: bounded.authorizeSubscribe,
@@ -237,6 +241,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const sessionRecords = watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
   cutSessionsAtExpiry(broker, authorization, audit);
   deliverQueuedOnResume(broker); // an aedes 2.0.0-beta.1 bug (session-resume.ts)
+  heldUntilConnack = connackFirst(broker, limits.maxOutboundBuffer, cutSlowConsumer);
   enrollment = await startEnrollment(broker, authorization, audit, { stateDir: options.stateDir });
 
   const tlsOptions: tls.SecureContextOptions = {
