@@ -40,8 +40,9 @@ export interface Refusal {
 
 export interface Admission {
   /**
-   * The handshake finished (either way): the socket no longer holds a handshake slot. True when admission had
-   * already cut it (its refusal is audited: the TLS error that follows is only the echo of that close).
+   * The handshake finished (either way): the socket no longer holds a handshake slot, and it knows its peer's address
+   * without asking the kernel again. True when admission had already cut it (its refusal is audited: the TLS error
+   * that follows is only the echo of that close).
    */
   handshakeDone(socket: { remoteAddress?: string; remotePort?: number }): boolean;
   /** Connections handshaking now. */
@@ -67,6 +68,22 @@ interface Pending {
 
 const keyOf = (socket: { remoteAddress?: string; remotePort?: number }) =>
   `${socket.remoteAddress ?? '?'}|${socket.remotePort ?? 0}`;
+
+/** Node's cache of a socket's peer address (net.Socket `_peername`): filled by the first read of `remoteAddress`. */
+type PeerNameCache = { _peername?: object; _parent?: PeerNameCache };
+
+/**
+ * The TLS socket over a raw TCP socket: given the peer address admission already read on the raw one. Node keeps a
+ * cache per socket, and the TLS socket's first `remoteAddress` would ask the kernel again (getpeername(2) on the
+ * same TCP handle) — once per connection, for the same answer. Returns the raw socket.
+ */
+function carryPeerAddress(socket: object): object {
+  const tlsSocket = socket as PeerNameCache;
+  const raw = tlsSocket._parent;
+  if (!raw) return socket;
+  if (raw._peername && !tlsSocket._peername) tlsSocket._peername = raw._peername;
+  return raw;
+}
 
 export function admitConnections(
   server: { on(event: 'connection', listener: (raw: Socket) => void): unknown },
@@ -188,8 +205,9 @@ export function admitConnections(
 
   return {
     handshakeDone(socket) {
+      const raw = carryPeerAddress(socket);
       release(keyOf(socket));
-      return cutSockets.has((socket as { _parent?: object })._parent ?? socket);
+      return cutSockets.has(raw);
     },
     shutdown() {
       lag.stop();
