@@ -45,7 +45,8 @@ export function connackFirst(
     const held = waiting.get(client);
     if (!held) return;
     waiting.delete(client); // from now on the wrappers deliver at once
-    for (const { deliver, packet } of held) deliver(packet, () => {});
+    // emptied: the wrappers (in the session's subscriptions) keep the array as long as the connection lives
+    for (const { deliver, packet } of held.splice(0)) deliver(packet, () => {});
   });
   broker.on('clientDisconnect', (client) => waiting.delete(client));
 
