@@ -89,10 +89,12 @@ export function admitConnections(
   server: { on(event: 'connection', listener: (raw: Socket) => void): unknown },
   limits: AdmissionLimits,
   refuse: (refusal: Refusal) => void,
-  lag: LoopLag = watchLoopLag(),
+  /** The loop-lag sampler, told whether handshakes are in flight (it runs only while some are). */
+  watchLag: (active: () => boolean) => LoopLag = (active) => watchLoopLag({ active }),
 ): Admission {
   // Ordered by how long the peer has been quiet: the first is the one that has gone longest without a byte.
   const pending = new Map<string, Pending>();
+  const lag = watchLag(() => pending.size > 0);
   const perAddress = new Map<string, number>();
   const rate = new RateLimiter(limits.connectionRatePerAddress, limits.connectionRatePerAddress * 2);
   // A handshake needs a few loop turns: behind by this much, the ones in flight would barely make their deadline.
@@ -171,6 +173,7 @@ export function admitConnections(
         `${limits.maxHandshakesPerAddress} handshakes already pending from this address`,
       );
     }
+    lag.wake(); // a handshake may begin: sample the loop while any is in flight (idle, the sampler sleeps)
     const now = performance.now();
     const behind = lag.now();
     const cap = capacity(behind);
