@@ -207,8 +207,9 @@ export function createAuthorization(context: AuthorizationContext): Hooks & Sess
       const clientId = client.id; // assigned by aedes when the CONNECT had none
       const previous = sessionsById.get(clientId);
       if (previous && previous.client !== client) {
-        // aedes closes the older session with this client id [MQTT-3.1.4-2]: say why in its disconnect record
-        previous.cause ??= 'CLIENT_CLOSED';
+        // aedes closes the older session with this client id [MQTT-3.1.4-2] (MQTT 5: DISCONNECT 0x8E): say why in
+        // its disconnect record
+        previous.cause ??= 'SESSION_TAKEN_OVER';
         previous.detail ??= `taken over by connection ${info.connection} with the same client id`;
       }
       const session: Session = { info, client, clientId, grant: decided.grant };

@@ -84,6 +84,7 @@ export function stepForReason(reason: Reason): LadderStepName {
       return 'client-verified';
     case 'PUBLISH_DENIED':
     case 'SUBSCRIBE_DENIED':
+    case 'SESSION_TAKEN_OVER': // an accepted session ended by another one: the step that worked until then
       return 'messages-flow';
     default:
       return 'access-granted';

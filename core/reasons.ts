@@ -24,6 +24,8 @@ export const REASONS = {
   TIMEOUT: 'the peer did not answer in time',
   KEEPALIVE_TIMEOUT: 'the connection went silent past its keepalive',
   CLIENT_CLOSED: 'the connection was closed by the client',
+  SESSION_TAKEN_OVER:
+    'taken over: another connection used the same client id (the broker keeps the newer one)',
   SERVER_SHUTDOWN: 'the broker is shutting down',
   SLOW_CONSUMER: 'the client did not read its messages: its outbound buffer passed the limit',
   CSR_INVALID: 'the certificate request is malformed or its signature does not verify',
@@ -71,6 +73,7 @@ const BRIEF: Record<Reason, string> = {
   TIMEOUT: 'no answer in time',
   KEEPALIVE_TIMEOUT: 'keepalive timeout',
   CLIENT_CLOSED: 'closed by the client',
+  SESSION_TAKEN_OVER: 'taken over',
   SERVER_SHUTDOWN: 'broker shutting down',
   SLOW_CONSUMER: 'slow consumer',
   CSR_INVALID: 'invalid certificate request',

@@ -204,9 +204,29 @@ export function reasonFromReasonString(text: string | undefined): Reason | undef
   return code !== undefined && isReason(code) ? code : undefined;
 }
 
-/** A DISCONNECT the broker sent with a reason code ≥ 0x80 (MQTT 5 §3.14.2.1), e.g. 0x98 on revocation. */
-export function diagnoseDisconnect(reasonCode: number, reasonString: string | undefined): Diagnosis {
-  const reason = reasonFromReasonString(reasonString) ?? 'CLOSED_BY_BROKER';
+/** MQTT 5 §3.14.2.1: another connection with the same client id took the session over [MQTT-3.1.4-2]. */
+const SESSION_TAKEN_OVER_CODE = 0x8e;
+
+/**
+ * A DISCONNECT the broker sent with a reason code ≥ 0x80 (MQTT 5 §3.14.2.1), e.g. 0x98 on revocation, or 0x8E when
+ * another connection took our session over with `clientId` (someone running `mosquitto_pub -i <our id>`): retried.
+ */
+export function diagnoseDisconnect(
+  reasonCode: number,
+  reasonString: string | undefined,
+  clientId?: string,
+): Diagnosis {
+  const named = reasonFromReasonString(reasonString);
+  if (!named && reasonCode === SESSION_TAKEN_OVER_CODE) {
+    const by = clientId === undefined ? 'the same client id' : `client id ${clientId}`;
+    return {
+      reason: 'SESSION_TAKEN_OVER',
+      step: 'messages-flow',
+      detail: `taken over: another connection used ${by} (DISCONNECT 0x8e Session taken over)`,
+      definitive: false,
+    };
+  }
+  const reason = named ?? 'CLOSED_BY_BROKER';
   const hex = `0x${reasonCode.toString(16)}`;
   return {
     reason,

@@ -42,6 +42,7 @@ export class MqttSession {
   private connackReason: string | undefined;
   private disconnectReason: { code: number; text: string | undefined } | undefined;
   private pubackReason: string | undefined;
+  private readonly clientId: string;
   /** Our certificate went out just before the session began: a close much later is not a refusal (diagnosis.ts). */
   private readonly startedAt = Date.now();
   /** When the certificate this session presented expires (epoch ms): a close from then on is the expiry cut. */
@@ -53,6 +54,7 @@ export class MqttSession {
     private readonly recorder: AttemptRecorder,
     private readonly hooks: SessionHooks,
   ) {
+    this.clientId = spec.clientId;
     this.client = new mqtt.MqttClient(() => socket, {
       // MQTT 5 by default: a refusing broker can then say why (CONNACK/DISCONNECT/PUBACK reason strings)
       protocolVersion: spec.protocolVersion ?? 5,
@@ -201,7 +203,7 @@ export class MqttSession {
     }
     const told = this.disconnectReason;
     if (told && told.code >= 0x80) {
-      this.finish(diagnoseDisconnect(told.code, told.text));
+      this.finish(diagnoseDisconnect(told.code, told.text, this.clientId));
       return;
     }
     const notAfter = this.certificateNotAfter;

@@ -201,4 +201,16 @@ describe('MQTT 5 reason strings (the broker says why)', () => {
       definitive: false,
     });
   });
+
+  it('DISCONNECT 0x8E is a takeover by another connection with our client id: said plainly, and retried', () => {
+    expect(diagnoseDisconnect(0x8e, undefined, 'sensor-001')).toEqual({
+      reason: 'SESSION_TAKEN_OVER',
+      step: 'messages-flow',
+      detail: 'taken over: another connection used client id sensor-001 (DISCONNECT 0x8e Session taken over)',
+      definitive: false,
+    });
+    expect(stepForReason('SESSION_TAKEN_OVER')).toBe('messages-flow');
+    // A broker that names its own reason in the Reason String is believed.
+    expect(diagnoseDisconnect(0x8e, 'REVOKED: serial AB')).toMatchObject({ reason: 'REVOKED' });
+  });
 });
