@@ -73,7 +73,7 @@ describe('identity', () => {
     await connected('sensor-001');
     await firstClosed;
     const end = await fixture.waitFor((r) => r.event === 'disconnected' && /taken over/.test(r.detail ?? ''));
-    expect(end).toMatchObject({ cn: 'sensor-001', reason: 'CLIENT_CLOSED' });
+    expect(end).toMatchObject({ cn: 'sensor-001', reason: 'SESSION_TAKEN_OVER' });
   });
 
   it('username and password change nothing', async () => {
