@@ -141,6 +141,22 @@ export function openFds(pid: number): number {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Waits for `event`; true when it happened, false after `capMs`. Tests wait for what they expect, not for a time: the
+ * cap only turns "never" into a failure that says what did happen, before the test's own timeout.
+ */
+export async function happensWithin(event: Promise<unknown>, capMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), capMs);
+  });
+  try {
+    return await Promise.race([event.then(() => true as const), cap]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function loadAverage(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
@@ -257,6 +273,8 @@ export interface LatencyProbe {
 export interface ProbeStats {
   sent: number;
   acked: number;
+  /** Times the connection was lost after it first came up. */
+  disconnects: number;
   p50: number;
   p95: number;
   max: number;
@@ -272,6 +290,8 @@ export async function startProbe(
   id: string,
   cleanups: Cleanups,
   everyMs = 100,
+  /** Only a cap for "never online" (the device retries meanwhile); what a test expects it asserts on connectMs. */
+  onlineCapMs = 30_000,
 ): Promise<LatencyProbe & { connectMs: number }> {
   const credentials = await credentialsOf(stateDir, id);
   const started = Date.now();
@@ -285,13 +305,18 @@ export async function startProbe(
   });
   cleanups.push(() => new Promise<void>((resolve) => client.end(true, {}, () => resolve())));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${id} not online within 10 s`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${id} not online within ${onlineCapMs / 1000} s`)),
+      onlineCapMs,
+    );
     client.once('connect', () => {
       clearTimeout(timer);
       resolve();
     });
   });
   const connectMs = Date.now() - started;
+  let disconnects = 0;
+  client.on('close', () => disconnects++);
   const latencies: number[] = [];
   let sent = 0;
   let inFlight = 0;
@@ -312,12 +337,12 @@ export async function startProbe(
       clearInterval(timer);
       const deadline = Date.now() + 5000;
       while (inFlight > 0 && Date.now() < deadline) await sleep(20);
-      return summarize(latencies, sent);
+      return { ...summarize(latencies, sent), disconnects };
     },
   };
 }
 
-export function summarize(latencies: number[], sent: number): ProbeStats {
+export function summarize(latencies: number[], sent: number): Omit<ProbeStats, 'disconnects'> {
   const sorted = [...latencies].sort((a, b) => a - b);
   const at = (q: number) =>
     Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? -1);

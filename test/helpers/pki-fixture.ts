@@ -42,6 +42,7 @@ export const CERTFLEET = join(import.meta.dirname, '..', '..', 'bin', 'certfleet
 export function certfleet(
   stateDir: string,
   args: string[],
+  options: { timeout?: number } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, [CERTFLEET, '--state-dir', stateDir, ...args]);
+  return run(process.execPath, [CERTFLEET, '--state-dir', stateDir, ...args], options);
 }
