@@ -8,6 +8,7 @@ import { makePki, type PkiFixture } from '../helpers/broker-fixture.ts';
 import {
   type Cleanups,
   connectedPeer,
+  happensWithin,
   report,
   runAll,
   sleep,
@@ -56,14 +57,16 @@ it.each(scenarios)(
     const topic = variant === 'telemetry' ? 'devices/sensor-001/telemetry' : 'devices/sensor-003/commands/x';
     const payload = Buffer.alloc(kib * 1024, 0x61);
 
-    // Offer up to 256 MB (bounded in bytes and time) until the offender's cut is in the audit.
+    // Offer up to 256 MB (bounded in bytes; the time cap only ends a broker that never cuts it) until the
+    // offender's cut is in the audit.
     let offered = 0;
     let peakRss = idleRss;
     let cut: AuditRecord | undefined;
     const isCut = (r: AuditRecord) =>
       r.event === 'disconnected' && r.cn === offenderId && r.reason === 'SLOW_CONSUMER';
     let nextCheck = 0;
-    const deadline = Date.now() + 8000;
+    let rounds = 0;
+    const deadline = Date.now() + 40_000;
     while (!cut && offered < 256 * 1024 * 1024 && Date.now() < deadline && broker.alive()) {
       for (let i = 0; i < 256 / kib; i++) {
         source.send({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false });
@@ -72,6 +75,18 @@ it.each(scenarios)(
       if (source.socket.writableLength > 1024 * 1024) {
         await new Promise((resolve) => source.socket.once('drain', resolve));
       }
+      // Each round the well-behaved device publishes (on a topic the dashboard offender is subscribed to, in the
+      // telemetry cases) and the flood goes on only once that is acknowledged: so in the last rounds before the cut,
+      // while the offender's unread deliveries pile up in the broker, the device is served too. A broker that held
+      // deliveries behind the stalled reader stops here (the cap is only "never", not a latency bound).
+      const acked = probe.client.publishAsync('devices/sensor-002/telemetry', `{"round":${rounds}}`, {
+        qos: 1,
+      });
+      expect(
+        await happensWithin(acked, 20_000),
+        `round ${rounds}: the device's publish was not acknowledged`,
+      ).toBe(true);
+      rounds++;
       if (Date.now() > nextCheck) {
         nextCheck = Date.now() + 200;
         peakRss = Math.max(peakRss, broker.rssMb());
@@ -87,6 +102,7 @@ it.each(scenarios)(
     cut ??= (await broker.audit()).find(isCut);
     report(`slow-consumer ${name}`, {
       offeredMB: Math.round(offered / 1e5) / 10,
+      rounds,
       cut: Boolean(cut),
       alive: broker.alive(),
       idleRssMB: idleRss,
@@ -96,16 +112,18 @@ it.each(scenarios)(
     expect(broker.alive(), `broker died: ${broker.stderr()}`).toBe(true);
     expect(broker.stderr()).not.toMatch(/RangeError|Maximum call stack/);
     expect(cut?.detail).toMatch(/outbound buffer/);
-    await Promise.race([offender.closed, sleep(5000)]);
+    await happensWithin(offender.closed, 20_000);
     expect(offender.isClosed()).toBe(true);
     expect(source.isClosed()).toBe(false); // the publisher did nothing wrong
     expect(peakRss).toBeLessThan(Math.max(2 * idleRss, idleRss + 100));
-    // The well-behaved device was served all along: every publish acknowledged, generous latency bound.
+    // The well-behaved device was served all along: acknowledged in every round of the flood (above) and every one
+    // of its timed publishes too. Its latencies are reported, not asserted: under load they measure the machine.
+    expect(rounds).toBeGreaterThan(0);
     expect(stats.acked).toBe(stats.sent);
-    expect(stats.p95).toBeLessThan(1000);
-    probe.client.end(true);
-    await sleep(100);
+    // And the broker still takes new connections after the cut.
+    await new Promise<void>((resolve) => probe.client.end(true, {}, () => resolve()));
     const after = await startProbe(broker.port, pki.stateDir, 'sensor-002', cleanups);
-    expect(after.connectMs).toBeLessThan(2000);
+    expect(after.client.connected).toBe(true);
   },
+  90_000,
 );
