@@ -32,7 +32,7 @@ async function filesBelow(dir: string): Promise<string[]> {
   return entries.map((entry) => join(dir, entry));
 }
 
-describe('the store', () => {
+describe('the store', { timeout: 180_000 }, () => {
   it('keeps CA keys 0400 and leaf keys 0600', async () => {
     const layout = pkiLayout(stateDir);
     expect(await mode(layout.rootKey)).toBe(0o400);
@@ -50,9 +50,13 @@ describe('the store', () => {
   });
 
   it('10 concurrent issuers: every process succeeds, serials are unique, the index is whole', async () => {
+    // Ten processes start at once on a machine that may run several test files: each one alone costs a couple of
+    // CPU-seconds (node + tsx + the CLI), so on a loaded 2-core machine the ten together take minutes, not seconds.
+    // Nothing here can wait forever (a waiter gives up on the PKI lock after 120 s and says so), so the kill
+    // timeout is only the last resort, kept under the test's own.
     const runs = await Promise.all(
       Array.from({ length: 10 }, (_, p) =>
-        certfleet(stateDir, ['pki', 'issue', '--count', '5', '--prefix', `proc${p}-`]),
+        certfleet(stateDir, ['pki', 'issue', '--count', '5', '--prefix', `proc${p}-`], { timeout: 270_000 }),
       ),
     );
     for (const result of runs) expect(result.stderr).toBe('');
@@ -66,7 +70,7 @@ describe('the store', () => {
     for (const entry of devices) expect((await showIdentity(stateDir, entry.id)).serial).toBe(entry.serial);
     const leftovers = (await filesBelow(pkiLayout(stateDir).pkiDir)).filter((path) => path.endsWith('.tmp'));
     expect(leftovers).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 
   it('revocation re-signs the CRL with a higher number and lists the serial', async () => {
     const layout = pkiLayout(stateDir);
@@ -100,7 +104,8 @@ describe('the store', () => {
   });
 });
 
-describe('errors a user can fix', () => {
+// Each test here runs the CLI several times, each run a fresh node + tsx process (seconds of CPU on a loaded machine).
+describe('errors a user can fix', { timeout: 180_000 }, () => {
   it('issuing without a CA says to run pki init', async () => {
     const empty = await makeStateDir();
     try {
