@@ -5,6 +5,7 @@
  * device keeps being served, memory stays bounded, and every connection the fuzzer opened ends in the audit.
  */
 import mqttPacket from 'mqtt-packet';
+import type { AuditRecord } from '../../broker/audit-record.ts';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { makePki, type PkiFixture } from '../helpers/broker-fixture.ts';
 import {
@@ -174,7 +175,16 @@ it(`${CASES} mutated packets after a valid handshake (seed ${SEED.toString(16)})
   };
   await Promise.all(FUZZERS.map(worker));
   const seconds = (Date.now() - started) / 1000;
-  await sleep(2500); // sessions ended from their sockets are recorded 2 s after the close
+  // Sessions ended from their sockets are recorded 2 s after the close (session-ends.ts): wait until every fuzzer
+  // session accepted has its end in the audit (the cap only turns "never" into the failure below).
+  const unended = (all: AuditRecord[]) => {
+    const ends = new Set(all.filter((r) => r.event === 'disconnected').map((r) => r.connection));
+    return all.filter(
+      (r) => r.event === 'connection-accepted' && FUZZERS.includes(r.cn ?? '') && !ends.has(r.connection),
+    ).length;
+  };
+  const cap = Date.now() + 30_000;
+  while (unended(await broker.audit()) > 0 && Date.now() < cap) await sleep(100);
   const stats = await probe.stop();
   const records = await broker.audit();
   const accepted = records.filter((r) => r.event === 'connection-accepted' && FUZZERS.includes(r.cn ?? ''));
