@@ -4,15 +4,16 @@
  * aedes 2.0.0-beta.1 (and its upstream main) restores a resumed session's subscriptions before it answers the
  * CONNECT (lib/handlers/connect.js: fetchSubs, restoreSubs, then storeWill, registerClient, doConnack), and its
  * write() sends to a client that is still `connecting`. A message published to one of those subscriptions in that
- * window — the will's store and delete in Redis, a takeover of the old connection — is written BEFORE the CONNACK.
+ * window — on Redis, the round trips of the will's delete — is written BEFORE the CONNACK.
  * MQTT.js 5 then deadlocks: it answers the QoS 1 PUBLISH with a PUBACK that, not yet connected, it queues until
  * it is connected, and it reads no further packet until that PUBACK's callback — so the CONNACK behind it is never
- * read and the client reports "connack timeout" (test/integration/broker-connack-first.test.ts). Other clients
- * (Paho Go) drop the connection on a PUBLISH before the CONNACK.
+ * read and the client reports "connack timeout" (test/integration/broker-connack-first.test.ts). Paho's Go client
+ * drops the connection on a PUBLISH before the CONNACK (aedes issue #80, the same fault with retained messages).
  *
  * Here a session that may resume (Clean Session / Clean Start 0) has its deliveries held from its CONNECT until
  * its CONNACK is on the wire, then let through in the order they came, exactly as if they had arrived just after
- * the CONNACK. The emitter is answered at once (it must not wait on one client's handshake), like
+ * the CONNACK (so, as then, one may also come again in aedes' replay of the session's queue: QoS 1 is at least
+ * once). The emitter is answered at once (it must not wait on one client's handshake), like
  * mqtt5-outbound.ts' Receive Maximum window, which this wraps. A session that ends before its CONNACK drops what
  * was held: a QoS > 0 message for a persistent session is in its queue already (aedes queues before it emits)
  * and is replayed at the next resume.

@@ -1,0 +1,172 @@
+/**
+ * connack-first.ts on a real aedes (in memory) over a real socket, with raw MQTT: the window between aedes restoring
+ * a session's subscriptions and its CONNACK is made certain by a message published from inside the will's delete
+ * (on Redis that step is a network round trip; in memory it is not — the integration test,
+ * broker-connack-first.test.ts, hits the real window). Here: the order of what the client receives, the bound on
+ * what is held, and a session that ends before its CONNACK.
+ */
+import { Aedes, type Client } from 'aedes';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { createServer, Socket } from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import { connackFirst } from '../../broker/connack-first.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Persistence {
+  delWill(client: { id: string }): Promise<unknown>;
+}
+interface Emitter {
+  current: number;
+}
+
+/**
+ * A broker whose resumed sessions receive `payloads` (QoS 1, `cmd/x`) while aedes deletes their will — between the
+ * restore and the CONNACK. With `maxHeldBytes`, connack-first.ts guards it; without, aedes alone.
+ */
+async function brokerWithWindow(
+  payloads: string[],
+  maxHeldBytes?: number,
+  /** Runs in the window too, after the publishes. */
+  alsoInWindow: () => Promise<void> = async () => {},
+) {
+  const overflows: number[] = [];
+  let guard: ReturnType<typeof connackFirst> | null = null;
+  const broker = await Aedes.createBroker({
+    preConnect(client, packet, callback) {
+      guard?.hold(client, packet);
+      callback(null, true);
+    },
+  });
+  cleanups.push(() => new Promise<void>((resolve) => broker.close(() => resolve())));
+  if (maxHeldBytes !== undefined)
+    guard = connackFirst(broker, maxHeldBytes, (_c: Client, n) => overflows.push(n));
+  const persistence = (broker as unknown as { persistence: Persistence }).persistence;
+  const delWill = persistence.delWill.bind(persistence);
+  let resumes = 0;
+  persistence.delWill = async (client) => {
+    if (client.id === 'device' && ++resumes === 2) {
+      for (const payload of payloads) {
+        // aedes answers once every subscriber's delivery finished (without the guard: once it was written)
+        await new Promise<void>((resolve) =>
+          broker.publish(
+            {
+              cmd: 'publish',
+              topic: 'cmd/x',
+              payload: Buffer.from(payload),
+              qos: 1,
+              retain: false,
+              dup: false,
+            },
+            () => resolve(),
+          ),
+        );
+      }
+      await alsoInWindow();
+    }
+    return delWill(client);
+  };
+  const server = createServer((socket) => broker.handle(socket));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return { broker, port, overflows };
+}
+
+/** A raw MQTT 3.1.1 connection: what it received, in order. */
+async function rawClient(port: number) {
+  const socket = new Socket();
+  cleanups.push(() => void socket.destroy());
+  const received: Packet[] = [];
+  const parser = mqttPacket.parser();
+  parser.on('packet', (packet) => received.push(packet));
+  socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.connect(port, '127.0.0.1', resolve));
+  const send = (packet: object) => socket.write(mqttPacket.generate(packet as Packet));
+  const until = async (what: (packets: Packet[]) => boolean) => {
+    const deadline = Date.now() + 5000;
+    while (!what(received) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    return received;
+  };
+  return { socket, received, send, until, closed };
+}
+
+const CONNECT = {
+  cmd: 'connect',
+  protocolId: 'MQTT',
+  protocolVersion: 4,
+  clientId: 'device',
+  clean: false,
+  keepalive: 0,
+};
+
+/** A persistent session subscribed to `cmd/#` at QoS 1, then offline. */
+async function subscribedSession(port: number): Promise<void> {
+  const first = await rawClient(port);
+  first.send(CONNECT);
+  first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'cmd/#', qos: 1 }] });
+  await first.until((p) => p.some((packet) => packet.cmd === 'suback'));
+  first.send({ cmd: 'disconnect' });
+  await first.closed;
+}
+
+const kinds = (packets: Packet[]) =>
+  packets.map((p) => (p.cmd === 'publish' ? `publish ${p.payload.toString()}` : p.cmd));
+
+it('without the guard aedes writes a message for the resumed session before its CONNACK (the bug, reproduced)', async () => {
+  const { port } = await brokerWithWindow(['a']);
+  await subscribedSession(port);
+  const resumed = await rawClient(port);
+  resumed.send(CONNECT);
+  const packets = await resumed.until((p) => p.some((packet) => packet.cmd === 'connack'));
+  expect(kinds(packets).slice(0, 2)).toEqual(['publish a', 'connack']);
+});
+
+it('with the guard the CONNACK comes first, then the messages held meanwhile, in order', async () => {
+  const { port, overflows, broker } = await brokerWithWindow(['a', 'b', 'c'], 1024);
+  await subscribedSession(port);
+  const resumed = await rawClient(port);
+  resumed.send(CONNECT);
+  const packets = await resumed.until((p) => new Set(kinds(p)).size >= 4);
+  // At least once: aedes replays the session's queue after the CONNACK, and these are in it too (it queues a QoS 1
+  // message for a persistent session before it emits it), so each may come twice — never before the CONNACK.
+  expect(kinds(packets)[0]).toBe('connack');
+  expect([...new Set(kinds(packets))]).toEqual(['connack', 'publish a', 'publish b', 'publish c']);
+  expect(overflows).toEqual([]);
+  expect((broker as unknown as { mq: Emitter }).mq.current).toBe(0); // the emitter was answered at once
+});
+
+it('held payload beyond the bound is reported once it passes it (the broker cuts that client as a slow consumer)', async () => {
+  const { port, overflows } = await brokerWithWindow(
+    ['x'.repeat(600), 'y'.repeat(600), 'z'.repeat(600)],
+    1000,
+  );
+  await subscribedSession(port);
+  const resumed = await rawClient(port);
+  resumed.send(CONNECT);
+  await resumed.until((p) => p.some((packet) => packet.cmd === 'connack'));
+  expect(overflows).toEqual([1200, 1800]);
+});
+
+it('a session that ends before its CONNACK loses nothing: the emitter is answered, the next resume gets the message', async () => {
+  let resumed: Awaited<ReturnType<typeof rawClient>> | null = null;
+  // the resuming connection goes away while aedes deletes its will, after the message was published (and held)
+  const { port, broker } = await brokerWithWindow(['a'], 1024, async () => {
+    resumed?.socket.destroy();
+    await resumed?.closed;
+  });
+  await subscribedSession(port);
+  resumed = await rawClient(port);
+  resumed.send(CONNECT);
+  await resumed.closed;
+  expect(kinds(resumed.received)).toEqual([]);
+  expect((broker as unknown as { mq: Emitter }).mq.current).toBe(0);
+  const again = await rawClient(port); // QoS 1 for a persistent session was queued before it was emitted
+  again.send(CONNECT);
+  const packets = await again.until((p) => p.some((packet) => packet.cmd === 'publish'));
+  expect(kinds(packets)).toEqual(['connack', 'publish a']);
+});
