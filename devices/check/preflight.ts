@@ -40,7 +40,12 @@ export async function preflight(spec: DeviceSpec, timeoutMs = 6_000): Promise<Pr
     throw new CheckImpossible(
       'no TLS',
       `${where} did not complete a TLS handshake (${reason}: ${detail})`,
-      'Is this a plain MQTT port (1883)? certfleet tests mutual TLS: point --broker at the TLS listener (often 8883).',
+      'Is this a plain MQTT port (1883)? certfleet tests mutual TLS: point --broker at the TLS listener (often 8883).' +
+        // A close before the ServerHello is all a client sees of both: a plain MQTT port answering our ClientHello
+        // as a bad packet (Mosquitto resets), and a broker at its handshake capacity closing before any TLS work.
+        (reason === 'BROKER_BUSY'
+          ? ' If it is the TLS listener, the broker is at its handshake capacity or overloaded: try again in a moment.'
+          : ''),
     );
   }
   if (step === 'server-verified') {

@@ -102,3 +102,31 @@ it('a broker whose one handshake slot a silent peer holds: --json groups them as
   const refusals = (await broker.audit()).filter((r) => r.reason === 'BROKER_BUSY');
   expect(refusals.length).toBeGreaterThanOrEqual(3); // the broker's side of the same story
 }, 90_000);
+
+it('a broker already busy at the preflight: exit 2, and the advice names a busy broker too', async () => {
+  const broker = await startChildBroker(
+    stateDir,
+    ['--quiet', '--max-handshakes', '1', '--handshake-timeout', '120000'],
+    cleanups,
+  );
+  const silent = net.connect({ host: '127.0.0.1', port: broker.port, localAddress: '127.0.0.2' });
+  silent.on('error', () => {});
+  cleanup(() => silent.destroy());
+  await new Promise((resolve) => silent.once('connect', resolve));
+  const { code, stdout, stderr } = await devicesRun(broker.port, []);
+  expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+  // A client sees the same of a plain MQTT port (which resets on our ClientHello): the advice names both.
+  const [error, next, rest] = stderr.split('\n');
+  expect(error).toMatch(
+    new RegExp(
+      `^ERROR: no TLS: 127\\.0\\.0\\.1:${broker.port} did not complete a TLS handshake \\(BROKER_BUSY: broker ` +
+        'busy or at a connection limit: it (reset the connection \\(ECONNRESET\\)|closed the connection) before ' +
+        'answering our TLS hello\\)$',
+    ),
+  );
+  expect([next, rest]).toEqual([
+    'Is this a plain MQTT port (1883)? certfleet tests mutual TLS: point --broker at the TLS listener (often 8883). ' +
+      'If it is the TLS listener, the broker is at its handshake capacity or overloaded: try again in a moment.',
+    '',
+  ]);
+}, 90_000);
