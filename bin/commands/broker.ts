@@ -1,14 +1,11 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import {
-  AUDIT_TOPIC,
-  type AuditRecord,
-  type BrokerLimits,
-  DEFAULT_LIMITS,
-  escapeUntrusted,
-  startBroker,
-} from '../../broker/index.ts';
-import { createClusterParts, defaultNodeId, validateNodeId } from '../../broker/cluster/index.ts';
+// Only what the options and help need is imported here; the broker itself (aedes, TLS, Redis) is imported when
+// the command runs, so that every other command (`pki issue`, `--help`) starts without loading it.
+import { AUDIT_TOPIC, type AuditRecord } from '../../broker/audit-record.ts';
+import { type BrokerLimits, DEFAULT_LIMITS } from '../../broker/limits.ts';
+import { escapeUntrusted } from '../../broker/untrusted-text.ts';
+import { defaultNodeId, validateNodeId } from '../../broker/cluster/node-id.ts';
 import { UserError } from '../../core/user-error.ts';
 import {
   isBrokerWorker,
@@ -297,10 +294,14 @@ Examples:
         return;
       }
       const nodeId = process.env[NODE_ID_ENV] ?? options.nodeId;
+      const { startBroker } = await import('../../broker/broker.ts');
       const cluster =
         options.redis === undefined
           ? undefined
-          : await createClusterParts({ redis: options.redis, ...(nodeId !== undefined && { nodeId }) });
+          : await (await import('../../broker/cluster/cluster-parts.ts')).createClusterParts({
+              redis: options.redis,
+              ...(nodeId !== undefined && { nodeId }),
+            });
       // Each node keeps its own JSONL (nodes of one machine may share the state dir).
       const auditFile = options.auditFile ?? (cluster && join(stateDir, `audit-${cluster.nodeId}.jsonl`));
       const broker = await startBroker({
