@@ -228,6 +228,25 @@ it.each([
   },
 );
 
+it('a retained message sent at a SUBSCRIBE after the resume comes once (not held, not in the queue)', async () => {
+  const { port, broker } = await brokerWithWindow(['a'], 1024);
+  await subscribedSession(port);
+  await new Promise<void>((resolve) =>
+    broker.publish(
+      { cmd: 'publish', topic: 'ret/x', payload: Buffer.from('kept'), qos: 1, retain: true, dup: false },
+      () => resolve(),
+    ),
+  );
+  const ready = deviceReady(broker);
+  const resumed = await rawClient(port, true);
+  resumed.send(CONNECT);
+  await ready;
+  resumed.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'ret/#', qos: 1 }] });
+  const packets = await resumed.until((p) => p.some((packet) => packet.cmd === 'publish' && packet.retain));
+  await new Promise((r) => setTimeout(r, 100));
+  expect(kinds(packets)).toEqual(['connack', 'publish a', 'suback', 'publish kept']);
+});
+
 it('a held message the queue replay does not send (a queue past what Redis replays at once) is delivered after it', async () => {
   const { port, broker } = await brokerWithWindow(['a', 'b', 'c'], 1024);
   await subscribedSession(port);
