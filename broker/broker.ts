@@ -50,6 +50,7 @@ import { type GateContext, gateConnection } from './tls-gate.ts';
 import { watchSessionEnds } from './session-ends.ts';
 import { deliverQueuedOnResume } from './session-resume.ts';
 import { type ConnackFirst, connackFirst } from './connack-first.ts';
+import { keepPubrelsApart } from './pubrel-store.ts';
 import { cutSessionsAtExpiry } from './expiry-cut.ts';
 import { type EnrollmentService, startEnrollment } from './enrollment/service.ts';
 
@@ -241,6 +242,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const sessionRecords = watchSessionEnds(broker, authorization, (client) => infos.get(client.conn), audit);
   cutSessionsAtExpiry(broker, authorization, audit);
   deliverQueuedOnResume(broker); // an aedes 2.0.0-beta.1 bug (session-resume.ts)
+  // an aedes-persistence bug: the memory store mixes up queued QoS 2 PUBRELs (pubrel-store.ts); Redis keys them right
+  if (!options.cluster) keepPubrelsApart(broker);
   heldUntilConnack = connackFirst(broker, limits.maxOutboundBuffer, cutSlowConsumer);
   enrollment = await startEnrollment(broker, authorization, audit, { stateDir: options.stateDir });
 

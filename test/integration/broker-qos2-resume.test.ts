@@ -1,0 +1,108 @@
+/**
+ * QoS 2 queued for a persistent session while it is away arrives exactly once, in order, when it resumes — through
+ * our broker (in-memory persistence) over real TLS. aedes-persistence's memory store mixed up the PUBRELs of the
+ * replayed messages (broker/pubrel-store.ts): without the fix MQTT.js got 19 of 20, the first never released.
+ * Peers: MQTT.js 3.1.1 and mosquitto_sub (-c -q 2), a publisher on MQTT.js.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { showIdentity } from '../../pki/index.ts';
+import {
+  type BrokerFixture,
+  connectAs,
+  makePki,
+  type PkiFixture,
+  runCleanups,
+  startTestBroker,
+} from '../helpers/broker-fixture.ts';
+import { runPeer } from '../helpers/broker-peers.ts';
+import { sleep } from '../helpers/fault-broker.ts';
+
+const COUNT = 20;
+const PAYLOADS = Array.from({ length: COUNT }, (_, i) => `m${i}`);
+let pki: PkiFixture;
+let fixture: BrokerFixture;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  pki = await makePki({ ec: ['q2-sub', 'q2-mosq', 'q2-pub'] });
+  cleanups.push(() => pki.cleanup());
+  const policyFile = join(pki.stateDir, 'q2-policy.yaml');
+  await writeFile(
+    policyFile,
+    `version: 1\nidentities:\n  - cn: "q2-*"\n    publish: ["q2/#"]\n    subscribe: ["q2/#"]\n`,
+  );
+  fixture = await startTestBroker(pki.stateDir, { policyFile }, cleanups);
+});
+afterAll(() => runCleanups(cleanups));
+
+/** Publishes PAYLOADS at QoS 2 on `topic`, each acknowledged (PUBCOMP) before the next. */
+async function publishAll(topic: string) {
+  const { client, connected } = await connectAs(fixture.broker, pki.stateDir, 'q2-pub', {}, cleanups);
+  expect(connected).toBe(true);
+  for (const payload of PAYLOADS) await client.publishAsync(topic, payload, { qos: 2 });
+  await client.endAsync();
+}
+
+it(`MQTT.js: ${COUNT} QoS 2 messages queued while away arrive once each, in order, at the resume`, async () => {
+  const session = { clean: false };
+  const first = await connectAs(fixture.broker, pki.stateDir, 'q2-sub', session, cleanups);
+  expect(first.connected).toBe(true);
+  const granted = await first.client.subscribeAsync('q2/sub', { qos: 2 });
+  expect(granted[0]?.qos).toBe(2);
+  await first.client.endAsync();
+
+  await publishAll('q2/sub');
+
+  const received: string[] = [];
+  const errors: string[] = [];
+  const resumed = await connectAs(fixture.broker, pki.stateDir, 'q2-sub', session, cleanups);
+  resumed.client.on('message', (_topic, payload) => received.push(payload.toString()));
+  resumed.client.on('error', (error) => errors.push(error.message));
+  expect(resumed.connected).toBe(true);
+  const deadline = Date.now() + 5000;
+  while (received.length < COUNT && Date.now() < deadline) await sleep(20);
+  await sleep(200); // a duplicate would come right after
+  expect(received).toEqual(PAYLOADS);
+  expect(errors).toEqual([]);
+  expect(resumed.client.connected).toBe(true); // aedes drops a session on 'no such packet'
+  await resumed.client.endAsync();
+
+  // Everything was released and completed: nothing may be left queued to come a second time.
+  const again = await connectAs(fixture.broker, pki.stateDir, 'q2-sub', session, cleanups);
+  const redelivered: string[] = [];
+  again.client.on('message', (_topic, payload) => redelivered.push(payload.toString()));
+  expect(again.connected).toBe(true);
+  await sleep(500);
+  expect(redelivered).toEqual([]);
+  await again.client.endAsync();
+});
+
+it(`mosquitto_sub -c -q 2: ${COUNT} QoS 2 messages queued while away arrive once each, in order`, async () => {
+  const info = await showIdentity(pki.stateDir, 'q2-mosq');
+  const sub = (extra: string[]) =>
+    runPeer(
+      'mosquitto_sub',
+      [
+        ...['-h', '127.0.0.1', '-p', String(fixture.broker.port), '-V', 'mqttv311'],
+        ...['--cafile', info.paths.ca, '--cert', info.paths.chain, '--key', info.paths.key],
+        ...['-c', '-i', 'q2-mosq', '-q', '2', '-t', 'q2/mosq', ...extra],
+      ],
+      { timeoutMs: 15_000 },
+    ).done;
+  const subscribed = await sub(['-E']); // subscribe, then leave the session behind
+  expect(subscribed.status, subscribed.stderr).toBe(0);
+
+  await publishAll('q2/mosq');
+
+  // -C: exit after COUNT messages; -W 5: give up (exit 27) if they do not all come
+  const resumed = await sub(['-C', String(COUNT), '-W', '5']);
+  expect(resumed.stderr).toBe('');
+  expect(resumed.stdout.trim().split('\n')).toEqual(PAYLOADS);
+  expect(resumed.status).toBe(0);
+
+  // all completed: a third connection gets nothing (-W 1 ends it after a second of silence)
+  const again = await sub(['-W', '1']);
+  expect(again.stdout).toBe('');
+});
