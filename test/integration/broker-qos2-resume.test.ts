@@ -1,7 +1,9 @@
 /**
  * QoS 2 queued for a persistent session while it is away arrives exactly once, in order, when it resumes — through
  * our broker (in-memory persistence) over real TLS. aedes-persistence's memory store mixed up the PUBRELs of the
- * replayed messages (broker/pubrel-store.ts): without the fix MQTT.js got 19 of 20, the first never released.
+ * replayed messages (broker/pubrel-store.ts): over plain TCP MQTT.js got 19 of 20, the first never released; here
+ * over TLS, without the fix, all 20 came and the last one AGAIN at the next connection (its PUBLISH was left in the
+ * store) — at a resume and online alike (20 in flight at once). Each case checks the next connection gets nothing.
  * Peers: MQTT.js 3.1.1 and mosquitto_sub (-c -q 2), a publisher on MQTT.js.
  */
 import { writeFile } from 'node:fs/promises';
@@ -26,7 +28,7 @@ let fixture: BrokerFixture;
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  pki = await makePki({ ec: ['q2-sub', 'q2-mosq', 'q2-pub'] });
+  pki = await makePki({ ec: ['q2-sub', 'q2-mosq', 'q2-live', 'q2-pub'] });
   cleanups.push(() => pki.cleanup());
   const policyFile = join(pki.stateDir, 'q2-policy.yaml');
   await writeFile(
@@ -37,11 +39,12 @@ beforeAll(async () => {
 });
 afterAll(() => runCleanups(cleanups));
 
-/** Publishes PAYLOADS at QoS 2 on `topic`, each acknowledged (PUBCOMP) before the next. */
-async function publishAll(topic: string) {
+/** Publishes PAYLOADS at QoS 2 on `topic`: each acknowledged (PUBCOMP) before the next, or all at once. */
+async function publishAll(topic: string, together = false) {
   const { client, connected } = await connectAs(fixture.broker, pki.stateDir, 'q2-pub', {}, cleanups);
   expect(connected).toBe(true);
-  for (const payload of PAYLOADS) await client.publishAsync(topic, payload, { qos: 2 });
+  if (together) await Promise.all(PAYLOADS.map((payload) => client.publishAsync(topic, payload, { qos: 2 })));
+  else for (const payload of PAYLOADS) await client.publishAsync(topic, payload, { qos: 2 });
   await client.endAsync();
 }
 
@@ -105,4 +108,29 @@ it(`mosquitto_sub -c -q 2: ${COUNT} QoS 2 messages queued while away arrive once
   // all completed: a third connection gets nothing (-W 1 ends it after a second of silence)
   const again = await sub(['-W', '1']);
   expect(again.stdout).toBe('');
+});
+
+it(`MQTT.js online: ${COUNT} QoS 2 messages published together arrive once each, and none again at the next connection`, async () => {
+  const session = { clean: false };
+  const online = await connectAs(fixture.broker, pki.stateDir, 'q2-live', session, cleanups);
+  expect(online.connected).toBe(true);
+  await online.client.subscribeAsync('q2/live', { qos: 2 });
+  const received: string[] = [];
+  online.client.on('message', (_topic, payload) => received.push(payload.toString()));
+
+  await publishAll('q2/live', true);
+  const deadline = Date.now() + 5000;
+  while (received.length < COUNT && Date.now() < deadline) await sleep(20);
+  await sleep(200);
+  expect([...received].sort()).toEqual([...PAYLOADS].sort()); // in flight together: once each
+  await online.client.endAsync();
+
+  // the PUBRECs crossed the PUBRELs: each release must have completed its own message in the session's store
+  const again = await connectAs(fixture.broker, pki.stateDir, 'q2-live', session, cleanups);
+  const redelivered: string[] = [];
+  again.client.on('message', (_topic, payload) => redelivered.push(payload.toString()));
+  expect(again.connected).toBe(true);
+  await sleep(500);
+  expect(redelivered).toEqual([]);
+  await again.client.endAsync();
 });
