@@ -19,7 +19,9 @@ import {
   startTestBroker,
 } from '../helpers/broker-fixture.ts';
 import { runPeer } from '../helpers/broker-peers.ts';
+import { connectTo, startNode } from '../helpers/cluster-nodes.ts';
 import { sleep } from '../helpers/fault-broker.ts';
+import { startRedis } from '../helpers/redis-server.ts';
 
 const COUNT = 20;
 const PAYLOADS = Array.from({ length: COUNT }, (_, i) => `m${i}`);
@@ -28,7 +30,7 @@ let fixture: BrokerFixture;
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  pki = await makePki({ ec: ['q2-sub', 'q2-mosq', 'q2-live', 'q2-pub'] });
+  pki = await makePki({ ec: ['q2-sub', 'q2-mosq', 'q2-live', 'q2-pub', 'sensor-201'] });
   cleanups.push(() => pki.cleanup());
   const policyFile = join(pki.stateDir, 'q2-policy.yaml');
   await writeFile(
@@ -134,3 +136,34 @@ it(`MQTT.js online: ${COUNT} QoS 2 messages published together arrive once each,
   expect(redelivered).toEqual([]);
   await again.client.endAsync();
 });
+
+it(`a node on Redis (pubrel-store.ts is not installed there): ${COUNT} queued QoS 2 arrive once, in order, none again`, async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const node = await startNode(pki.stateDir, redis.url, 'q2-node', cleanups);
+  const topic = 'devices/sensor-201/commands/q2';
+  const session = { clean: false, reconnectPeriod: 0 };
+  const first = await connectTo(node.port, pki.stateDir, 'sensor-201', session, cleanups);
+  await first.subscribeAsync('devices/sensor-201/commands/#', { qos: 2 });
+  await first.endAsync();
+  const dashboard = await connectTo(node.port, pki.stateDir, 'dashboard', { reconnectPeriod: 0 }, cleanups);
+  for (const payload of PAYLOADS) await dashboard.publishAsync(topic, payload, { qos: 2 });
+
+  const received: string[] = [];
+  const resumed = await connectTo(node.port, pki.stateDir, 'sensor-201', session, cleanups, (client) =>
+    client.on('message', (_topic, payload) => received.push(payload.toString())),
+  );
+  const deadline = Date.now() + 5000;
+  while (received.length < COUNT && Date.now() < deadline) await sleep(20);
+  await sleep(200);
+  expect(received).toEqual(PAYLOADS);
+  await resumed.endAsync();
+
+  const redelivered: string[] = [];
+  const again = await connectTo(node.port, pki.stateDir, 'sensor-201', session, cleanups, (client) =>
+    client.on('message', (_topic, payload) => redelivered.push(payload.toString())),
+  );
+  await sleep(500);
+  expect(redelivered).toEqual([]);
+  await again.endAsync();
+}, 60_000);
