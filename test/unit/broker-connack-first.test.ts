@@ -12,6 +12,7 @@ import { createServer, Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
 import { connackFirst } from '../../broker/connack-first.ts';
+import { keepPubrelsApart } from '../../broker/pubrel-store.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -264,10 +265,11 @@ it('a held message the queue replay does not send (a queue past what Redis repla
   expect(kinds(packets)).toEqual(['connack', 'publish a', 'publish b', 'publish c']);
 });
 
-it('an MQTT.js session subscribed at QoS 2 gets the message held in the window once, and its QoS 2 flow completes', async () => {
-  // One message: with more, aedes 2.0.0-beta.1 alone (no window, no guard) answers the first PUBREC of a queue
-  // replay to MQTT.js with the PUBREL of the second, and the first never reaches the application — not this module's.
-  const { port, broker } = await brokerWithWindow(['a'], 1024, async () => {}, 2);
+it('an MQTT.js session subscribed at QoS 2 gets the messages held in the window once, in order, and its QoS 2 flows complete', async () => {
+  const { port, broker } = await brokerWithWindow(['a', 'b', 'c'], 1024, async () => {}, 2);
+  // as the broker does: without it aedes' memory store answers the first PUBREC of the replay with the second
+  // message's PUBREL, and the first never reaches the application (pubrel-store.ts)
+  keepPubrelsApart(broker);
   const options = { clientId: 'device', clean: false, reconnectPeriod: 0, protocolVersion: 4 as const };
   const first = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, options);
   cleanups.push(() => void first.end(true));
@@ -286,13 +288,13 @@ it('an MQTT.js session subscribed at QoS 2 gets the message held in the window o
   });
   await ready;
   const deadline = Date.now() + 5000;
-  while (completed.length < 1 && errors.length === 0 && Date.now() < deadline)
+  while (completed.length < 3 && errors.length === 0 && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 100)); // a second copy, if any, would be here by now
   // without the fix: two PUBLISHes with two ids; the PUBREC of the one whose id was overwritten is "no such packet"
   expect({ messages, completed: completed.length, errors }).toEqual({
-    messages: ['a'],
-    completed: 1,
+    messages: ['a', 'b', 'c'],
+    completed: 3,
     errors: [],
   });
 });
