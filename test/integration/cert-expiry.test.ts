@@ -13,6 +13,7 @@ import { planFleet } from '../../devices/plan.ts';
 import { issueIdentities, showIdentity } from '../../pki/index.ts';
 import { startTestBroker } from '../helpers/broker-fixture.ts';
 import { EventLog, pkiStateDir } from '../helpers/devices-fixture.ts';
+import { watchTimerLateness } from '../helpers/timer-lateness.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/certfleet.js', import.meta.url));
 const cleanups: Array<() => unknown> = [];
@@ -59,7 +60,7 @@ describe('certificate lifetimes in seconds', () => {
 });
 
 describe('expiry during a session', () => {
-  it('the broker cuts the session at notAfter with EXPIRED (≤ 1 s late) and the device shows it', async () => {
+  it('the broker cuts the session at notAfter with EXPIRED (≤ 1 s late, beyond how late timers run here) and the device shows it', async () => {
     const stateDir = await pkiStateDir(cleanup);
     const { broker, waitFor } = await startTestBroker(stateDir, {}, brokerCleanups);
     const [spec] = await planFleet({
@@ -75,11 +76,14 @@ describe('expiry during a session', () => {
     device.start();
     await log.state('sensor-001', 'online');
 
+    // The broker runs in this process: its expiry timer is as late as any timer here (measured meanwhile).
+    const lateness = watchTimerLateness();
+    cleanup(() => lateness.stop());
     const cut = await waitFor((r) => r.event === 'expired-session-closed', 'the expiry cut');
     expect(cut).toMatchObject({ reason: 'EXPIRED', cn: 'sensor-001' });
     const late = Date.parse(cut.ts) - Date.parse(cut.cert!.validTo);
     expect(late).toBeGreaterThanOrEqual(0);
-    expect(late).toBeLessThanOrEqual(1_000);
+    expect(late).toBeLessThanOrEqual(1_000 + lateness.worst());
     const end = await waitFor((r) => r.event === 'disconnected' && r.cn === 'sensor-001');
     expect(end.reason).toBe('EXPIRED');
 
@@ -113,8 +117,10 @@ describe('expiry during a session', () => {
     cleanup(() => sub.kill());
     const exited = new Promise<number | null>((resolve) => sub.once('exit', (code) => resolve(code)));
     await waitFor((r) => r.event === 'connection-accepted' && r.cn === 'observer-short');
+    const lateness = watchTimerLateness(); // the broker is in this process, as above
+    cleanup(() => lateness.stop());
     const cut = await waitFor((r) => r.event === 'expired-session-closed', 'the expiry cut');
-    expect(Date.parse(cut.ts) - Date.parse(info.notAfter)).toBeLessThanOrEqual(1_000);
+    expect(Date.parse(cut.ts) - Date.parse(info.notAfter)).toBeLessThanOrEqual(1_000 + lateness.worst());
     sub.kill(); // mosquitto_sub reconnects forever; its next handshake must be refused
     await exited;
     const again = spawn('mosquitto_sub', [...args, ...tls, '-t', 'devices/+/telemetry', '-W', '3']);
