@@ -413,6 +413,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   const policyWatcher = new PolicyWatcher(
     policyFile,
     (next, text) => {
+      // Nodes sharing this file (`--workers`, or one state dir) each read the edit; one that heard it from another
+      // through the cluster before its own poll has it in force already: applying it again re-judged every session
+      // and audited a second reload for one edit (seen in broker-cluster-policy under load).
+      if (options.cluster?.policyInForce(text)) return;
       applyPolicy(next, policyFile);
       options.cluster?.policyChanged(text);
     },

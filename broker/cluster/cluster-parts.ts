@@ -56,6 +56,8 @@ export interface ClusterParts {
   crlChanged(pem: string): void;
   /** The broker's policy file changed to this (valid) text: sign it and share it with the cluster. */
   policyChanged(yaml: string): void;
+  /** Whether this text is the policy in force already (a node sharing the file may have brought it first). */
+  policyInForce(yaml: string): boolean;
   /** After the broker closed: release the node id, close every Redis connection. */
   close(): Promise<void>;
 }
@@ -178,6 +180,10 @@ export async function createClusterParts(options: ClusterOptions): Promise<Clust
 
     policyChanged(yaml) {
       policyShare?.offer(yaml).catch((error: Error) => hooks?.warn(error));
+    },
+
+    policyInForce(yaml) {
+      return policyShare?.inForce(yaml) ?? false;
     },
 
     async close() {

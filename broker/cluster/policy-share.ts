@@ -87,6 +87,11 @@ export class PolicyShare {
     return this.receive(stored, 'the cluster store', true) ? 'in force' : 'refused';
   }
 
+  /** Whether `yaml` is the policy in force here (this node's file, or what the cluster last brought). */
+  inForce(yaml: string): boolean {
+    return yaml === this.appliedYaml;
+  }
+
   /** This node's policy file changed to `yaml` (already validated and applied here): sign it and share it. */
   async offer(yaml: string): Promise<void> {
     // In force here from now on (the broker applied the file before calling): the same policy arriving from
