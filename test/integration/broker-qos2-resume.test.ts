@@ -50,6 +50,24 @@ async function publishAll(topic: string, together = false) {
   await client.endAsync();
 }
 
+/** Waits until `received` holds COUNT messages (5 s cap), then a little longer: a duplicate would come right after. */
+async function settle(received: string[]) {
+  const deadline = Date.now() + 5000;
+  while (received.length < COUNT && Date.now() < deadline) await sleep(20);
+  await sleep(200);
+}
+
+/** Connects `id` again with its persistent session: everything was released and completed, so nothing may come. */
+async function expectNothingQueued(id: string, session: { clean: boolean }) {
+  const again = await connectAs(fixture.broker, pki.stateDir, id, session, cleanups);
+  const redelivered: string[] = [];
+  again.client.on('message', (_topic, payload) => redelivered.push(payload.toString()));
+  expect(again.connected).toBe(true);
+  await sleep(500);
+  expect(redelivered).toEqual([]);
+  await again.client.endAsync();
+}
+
 it(`MQTT.js: ${COUNT} QoS 2 messages queued while away arrive once each, in order, at the resume`, async () => {
   const session = { clean: false };
   const first = await connectAs(fixture.broker, pki.stateDir, 'q2-sub', session, cleanups);
@@ -66,22 +84,13 @@ it(`MQTT.js: ${COUNT} QoS 2 messages queued while away arrive once each, in orde
   resumed.client.on('message', (_topic, payload) => received.push(payload.toString()));
   resumed.client.on('error', (error) => errors.push(error.message));
   expect(resumed.connected).toBe(true);
-  const deadline = Date.now() + 5000;
-  while (received.length < COUNT && Date.now() < deadline) await sleep(20);
-  await sleep(200); // a duplicate would come right after
+  await settle(received);
   expect(received).toEqual(PAYLOADS);
   expect(errors).toEqual([]);
   expect(resumed.client.connected).toBe(true); // aedes drops a session on 'no such packet'
   await resumed.client.endAsync();
 
-  // Everything was released and completed: nothing may be left queued to come a second time.
-  const again = await connectAs(fixture.broker, pki.stateDir, 'q2-sub', session, cleanups);
-  const redelivered: string[] = [];
-  again.client.on('message', (_topic, payload) => redelivered.push(payload.toString()));
-  expect(again.connected).toBe(true);
-  await sleep(500);
-  expect(redelivered).toEqual([]);
-  await again.client.endAsync();
+  await expectNothingQueued('q2-sub', session);
 });
 
 it(`mosquitto_sub -c -q 2: ${COUNT} QoS 2 messages queued while away arrive once each, in order`, async () => {
@@ -121,20 +130,12 @@ it(`MQTT.js online: ${COUNT} QoS 2 messages published together arrive once each,
   online.client.on('message', (_topic, payload) => received.push(payload.toString()));
 
   await publishAll('q2/live', true);
-  const deadline = Date.now() + 5000;
-  while (received.length < COUNT && Date.now() < deadline) await sleep(20);
-  await sleep(200);
+  await settle(received);
   expect([...received].sort()).toEqual([...PAYLOADS].sort()); // in flight together: once each
   await online.client.endAsync();
 
   // the PUBRECs crossed the PUBRELs: each release must have completed its own message in the session's store
-  const again = await connectAs(fixture.broker, pki.stateDir, 'q2-live', session, cleanups);
-  const redelivered: string[] = [];
-  again.client.on('message', (_topic, payload) => redelivered.push(payload.toString()));
-  expect(again.connected).toBe(true);
-  await sleep(500);
-  expect(redelivered).toEqual([]);
-  await again.client.endAsync();
+  await expectNothingQueued('q2-live', session);
 });
 
 it(`a node on Redis (pubrel-store.ts is not installed there): ${COUNT} queued QoS 2 arrive once, in order, none again`, async () => {
@@ -153,9 +154,7 @@ it(`a node on Redis (pubrel-store.ts is not installed there): ${COUNT} queued Qo
   const resumed = await connectTo(node.port, pki.stateDir, 'sensor-201', session, cleanups, (client) =>
     client.on('message', (_topic, payload) => received.push(payload.toString())),
   );
-  const deadline = Date.now() + 5000;
-  while (received.length < COUNT && Date.now() < deadline) await sleep(20);
-  await sleep(200);
+  await settle(received);
   expect(received).toEqual(PAYLOADS);
   await resumed.endAsync();
 
