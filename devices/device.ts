@@ -514,6 +514,7 @@ export class SimulatedDevice {
         step: diagnosis.step,
         detail: diagnosis.detail,
         ...(localPort !== undefined && { localPort }),
+        attemptStartedAt: recorder.startedAt,
         at: Date.now(),
       });
       return;

@@ -78,6 +78,11 @@ export type DeviceEvent =
       step: LadderStepName;
       detail: string;
       localPort?: number;
+      /**
+       * When the refused connection's attempt began (epoch ms): the broker's record of it can be no older. The kernel
+       * hands a freed local port to a later connection, so a record of the same port from before is another device's.
+       */
+      attemptStartedAt?: number;
       at: number;
       /**
        * Set when the fleet joined the device's rejection with the broker's audit (same local port): this later event

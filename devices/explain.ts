@@ -37,7 +37,8 @@ export function explanationOf(record: AuditRecord): Explanation {
 /**
  * Remembers the recent refusals of a live audit feed (an embedded broker's `audit` event, or the audit topic) by
  * peer port, and answers a rejection with the record of its connection, waiting briefly for it: the device may
- * notice the refusal before the broker's record arrives.
+ * notice the refusal before the broker's record arrives. A record older than the rejected attempt is of an earlier
+ * connection that had the same local port (ports are reused once freed), never this one's: it is waited past.
  */
 export class AuditExplainer {
   private readonly byPort = new Map<number, AuditRecord>();
@@ -58,9 +59,15 @@ export class AuditExplainer {
   readonly explain: Explainer = async (rejection) => {
     const port = rejection.localPort;
     if (port === undefined) return undefined;
-    if (!this.byPort.has(port)) {
+    const since = rejection.attemptStartedAt ?? Number.NEGATIVE_INFINITY;
+    const ofThisAttempt = () => {
+      const record = this.byPort.get(port);
+      return record && Date.parse(record.ts) >= since ? record : undefined;
+    };
+    const deadline = Date.now() + (this.options.waitMs ?? 3_000);
+    while (!ofThisAttempt() && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.waitMs ?? 3_000);
+        const timer = setTimeout(resolve, deadline - Date.now());
         this.waiting.set(port, () => {
           clearTimeout(timer);
           resolve();
@@ -68,7 +75,7 @@ export class AuditExplainer {
       });
       this.waiting.delete(port);
     }
-    const record = this.byPort.get(port);
+    const record = ofThisAttempt();
     return record ? explanationOf(record) : undefined;
   };
 }
@@ -90,7 +97,8 @@ export function auditFeedExplainer(
 export function auditFileExplainer(auditPath: string, options: { waitMs?: number } = {}): Explainer {
   return async (rejection) => {
     const deadline = Date.now() + (options.waitMs ?? 3_000);
-    const since = rejection.at - 60_000;
+    // not older than the attempt: an older record of the same port is of an earlier connection (see AuditExplainer)
+    const since = rejection.attemptStartedAt ?? rejection.at - 60_000;
     for (;;) {
       const record = findRefusal(await readTail(auditPath), rejection.localPort, since);
       if (record) return explanationOf(record);

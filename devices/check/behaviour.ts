@@ -42,6 +42,7 @@ export async function rejection(
           step,
           detail,
           ...(result.localPort !== undefined && { localPort: result.localPort }),
+          attemptStartedAt: result.attempt.startedAt,
           at: Date.now(),
         }).catch(() => undefined)
       : undefined;

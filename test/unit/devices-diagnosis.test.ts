@@ -8,7 +8,8 @@ import {
   diagnoseSocketError,
 } from '../../devices/diagnosis.ts';
 import { stepForReason } from '../../core/ladder.ts';
-import { findRefusal, refineAttempt } from '../../devices/explain.ts';
+import { parseAuditRecord } from '../../core/audit.ts';
+import { AuditExplainer, findRefusal, refineAttempt } from '../../devices/explain.ts';
 import { AttemptRecorder } from '../../devices/ladder.ts';
 
 const error = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -166,6 +167,39 @@ describe('joining with the broker audit', () => {
     expect(findRefusal(lines, 2, 0)).toMatchObject({ reason: 'EXPIRED' });
     expect(findRefusal(lines, 3, 0)).toBeUndefined();
     expect(findRefusal(lines, 2, 20_000)).toBeUndefined(); // an old record of a reused port
+  });
+
+  it("a live feed never answers with an earlier connection's record of the same (reused) local port", async () => {
+    const record = (ms: number, reason: string) =>
+      parseAuditRecord(
+        JSON.stringify({
+          ts: new Date(ms).toISOString(),
+          event: 'handshake-refused',
+          reason,
+          peer: { address: '127.0.0.1', port: 40_000 },
+        }),
+      );
+    const explainer = new AuditExplainer({ waitMs: 2_000 });
+    // another device's connection had port 40000 and was refused as WRONG_KEY_USAGE at t = 10 s
+    explainer.observe(record(10_000, 'WRONG_KEY_USAGE'));
+    const rejection = {
+      type: 'rejected' as const,
+      id: 'rogue-no-cert',
+      reason: 'CLOSED_BY_BROKER' as const,
+      step: 'client-verified' as const,
+      detail: 'closed',
+      localPort: 40_000,
+      attemptStartedAt: 20_000, // this device's attempt began later, on the freed port
+      at: 20_050,
+    };
+    const answer = explainer.explain(rejection);
+    setTimeout(() => explainer.observe(record(20_010, 'NO_CERTIFICATE')), 50);
+    expect((await answer)?.reason).toBe('NO_CERTIFICATE');
+    // an attempt whose record never comes gets no verdict rather than the old one
+    expect((await new AuditExplainer({ waitMs: 100 }).explain(rejection))?.reason).toBeUndefined();
+    const stale = new AuditExplainer({ waitMs: 100 });
+    stale.observe(record(10_000, 'WRONG_KEY_USAGE'));
+    expect(await stale.explain(rejection)).toBeUndefined();
   });
 });
 
