@@ -4,7 +4,7 @@
  * process with the embedded broker), and on the dashboard's ladder (the store and the Ladder component, rendered
  * with ink-testing-library). One PKI for the whole file. Prints the rogue × reason table it observed.
  */
-import { readFile } from 'node:fs/promises';
+import { cp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,11 +33,12 @@ interface Observed {
 
 let stateDir: string;
 let removeStateDir: () => Promise<void>;
+let removeCopies: (() => Promise<unknown>) | undefined;
 const observed = new Map<string, Observed>();
 const table = new Map<RogueKind, Record<string, string>>();
 
 /** `devices run --json` with every rogue kind; TLS 1.2 is forced on the whole process (broker and devices). */
-async function devicesRun(combo: Combo, duration: string): Promise<Observed> {
+async function devicesRun(combo: Combo, duration: string, stateDir: string): Promise<Observed> {
   const started = Date.now();
   const args = [
     CERTFLEET,
@@ -75,14 +76,27 @@ beforeAll(async () => {
   ({ dir: stateDir, cleanup: removeStateDir } = await makeStateDir('certfleet-verdicts-'));
   await initPki(stateDir);
   await generateRogueKit(stateDir);
-  // The first run issues the fleet's identities; the others then only read the PKI, side by side.
-  observed.set(label(COMBOS[0]), await devicesRun(COMBOS[0], '12s'));
+  // The first run issues the fleet's identities; the others then run side by side, each on a copy of that state
+  // dir: its own broker writes its own audit file. In one shared file, a record of another run's connection from
+  // the same local port (a port is unique per destination, not per machine) was taken for this device's verdict.
+  observed.set(label(COMBOS[0]), await devicesRun(COMBOS[0], '12s', stateDir));
+  const copies = await Promise.all(
+    COMBOS.slice(1).map(async (_, index) => {
+      const copy = `${stateDir}-run-${index + 2}`;
+      await cp(stateDir, copy, { recursive: true });
+      return copy;
+    }),
+  );
+  removeCopies = () => Promise.all(copies.map((copy) => rm(copy, { recursive: true, force: true })));
   // Strict mode needs four attempts per refused handshake (a bare close is ambiguous), with a backoff between.
-  const rest = await Promise.all(COMBOS.slice(1).map((combo) => devicesRun(combo, '15s')));
+  const rest = await Promise.all(
+    COMBOS.slice(1).map((combo, index) => devicesRun(combo, '15s', copies[index] as string)),
+  );
   for (const [index, combo] of COMBOS.slice(1).entries()) observed.set(label(combo), rest[index] as Observed);
 }, 300_000);
 
 afterAll(async () => {
+  await removeCopies?.();
   await removeStateDir?.();
   const columns = COMBOS.map(label);
   const rows = ROGUE_KINDS.map((kind) => [
