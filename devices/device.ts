@@ -515,6 +515,7 @@ export class SimulatedDevice {
         detail: diagnosis.detail,
         ...(localPort !== undefined && { localPort }),
         attemptStartedAt: recorder.startedAt,
+        ...(this.dialed !== undefined && { dialed: this.dialed }),
         at: Date.now(),
       });
       return;

@@ -83,6 +83,8 @@ export type DeviceEvent =
        * hands a freed local port to a later connection, so a record of the same port from before is another device's.
        */
       attemptStartedAt?: number;
+      /** The broker the refused attempt dialled, `host:port`: of a cluster, only that node's audit can explain it. */
+      dialed?: string;
       at: number;
       /**
        * Set when the fleet joined the device's rejection with the broker's audit (same local port): this later event

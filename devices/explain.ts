@@ -135,6 +135,18 @@ export function brokerAuditExplainer(source: {
   return Object.assign(fromFile, { close: () => {} });
 }
 
+/**
+ * Of several brokers (a cluster's nodes, each with its own audit), asks the one the refused attempt dialled; when
+ * the rejection does not say which, each in turn.
+ */
+export function explainOnDialledNode(nodes: { at: string; explain: Explainer }[]): Explainer {
+  const inTurn = firstExplanation(...nodes.map((node) => node.explain));
+  return async (rejection) => {
+    const node = nodes.find((candidate) => candidate.at === rejection.dialed);
+    return node ? node.explain(rejection) : inTurn(rejection);
+  };
+}
+
 /** Asks each explainer in turn until one knows. */
 export function firstExplanation(...explainers: Explainer[]): Explainer {
   return async (rejection) => {

@@ -11,6 +11,7 @@ export {
   brokerAuditExplainer,
   auditFileExplainer,
   auditFeedExplainer,
+  explainOnDialledNode,
   firstExplanation,
   refineAttempt,
   type Explainer,

@@ -13,7 +13,7 @@ import {
   type DeviceEvent,
   auditFileExplainer,
   brokerAuditExplainer,
-  firstExplanation,
+  explainOnDialledNode,
   formatSummary,
   parseProfiles,
   summarize,
@@ -84,10 +84,18 @@ export async function runDevices(stateDir: string, options: RunOptions): Promise
   // The broker's audit names the reasons a client cannot see: live from the embedded broker, else from the
   // audit file a `certfleet broker` on this state dir writes.
   const auditFile = resolve(layout.stateDir, 'audit.jsonl');
+  // Of a cluster, the node the device dialled: a local port is unique per destination, so another node's file may
+  // hold a record of a different device's connection from the same port.
   const explain = cluster
-    ? Object.assign(firstExplanation(...cluster.nodes.map((node) => auditFileExplainer(node.auditFile))), {
-        close: () => {},
-      })
+    ? Object.assign(
+        explainOnDialledNode(
+          cluster.nodes.map((node) => ({
+            at: `${node.host}:${node.port}`,
+            explain: auditFileExplainer(node.auditFile),
+          })),
+        ),
+        { close: () => {} },
+      )
     : brokerAuditExplainer({ auditFile, ...(broker && { broker }) });
   // Which node each device is on: the node id of a local cluster, the URL of a node of --broker a,b.
   const nodeOf = cluster

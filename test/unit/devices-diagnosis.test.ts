@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   diagnoseCloseAfterHandshake,
   diagnoseConnack,
@@ -9,7 +12,13 @@ import {
 } from '../../devices/diagnosis.ts';
 import { stepForReason } from '../../core/ladder.ts';
 import { parseAuditRecord } from '../../core/audit.ts';
-import { AuditExplainer, findRefusal, refineAttempt } from '../../devices/explain.ts';
+import {
+  AuditExplainer,
+  auditFileExplainer,
+  explainOnDialledNode,
+  findRefusal,
+  refineAttempt,
+} from '../../devices/explain.ts';
 import { AttemptRecorder } from '../../devices/ladder.ts';
 
 const error = (code: string, message = code) => Object.assign(new Error(message), { code });
@@ -200,6 +209,39 @@ describe('joining with the broker audit', () => {
     const stale = new AuditExplainer({ waitMs: 100 });
     stale.observe(record(10_000, 'WRONG_KEY_USAGE'));
     expect(await stale.explain(rejection)).toBeUndefined();
+  });
+
+  it("of a cluster, the dialled node's audit answers, not another node's record of the same local port", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'certfleet-explain-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const auditOf = async (name: string, reason: string) => {
+      const path = join(dir, `${name}.jsonl`);
+      const peer = { address: '127.0.0.1', port: 40_000 };
+      await writeFile(
+        path,
+        `${JSON.stringify({ ts: new Date().toISOString(), event: 'handshake-refused', reason, peer })}\n`,
+      );
+      return auditFileExplainer(path, { waitMs: 0 });
+    };
+    // the same local port, at the same time, to two nodes: two different devices
+    const nodes = [
+      { at: '127.0.0.1:8883', explain: await auditOf('a', 'REVOKED') },
+      { at: '127.0.0.1:8884', explain: await auditOf('b', 'EXPIRED') },
+    ];
+    const rejection = {
+      type: 'rejected' as const,
+      id: 'rogue-expired',
+      reason: 'CLOSED_BY_BROKER' as const,
+      step: 'client-verified' as const,
+      detail: 'closed',
+      localPort: 40_000,
+      attemptStartedAt: Date.now() - 1_000,
+      dialed: '127.0.0.1:8884',
+      at: Date.now(),
+    };
+    expect((await explainOnDialledNode(nodes)(rejection))?.reason).toBe('EXPIRED');
+    const { dialed: _unknown, ...withoutNode } = rejection;
+    expect((await explainOnDialledNode(nodes)(withoutNode))?.reason).toBe('REVOKED'); // each in turn, as before
   });
 });
 
