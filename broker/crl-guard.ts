@@ -166,11 +166,13 @@ export class CrlGuard {
     } catch (error) {
       let problem = `${path}: ${describe(error)}`;
       if (isExpiry(error) && (await keysHeld(this.layout))) {
+        // Said at once: the decision does not wait on the disk. The re-sign takes the PKI lock and fsyncs the CRLs
+        // and the index, which on a busy disk took longer than an operator (or a test) waits for the verdict.
+        const detail = `${problem}; re-signing it from the CA's index (this broker holds the CA key)`;
+        this.audit({ event: 'crl-rejected', reason: 'CRL_REJECTED', detail });
+        this.warn(new Error(`CRL rejected: ${detail}`));
         try {
           await resignCrls(this.stateDir); // the watcher sees the new bundle and loads it
-          const detail = `${problem}; re-signed by the broker from the CA's index`;
-          this.audit({ event: 'crl-rejected', reason: 'CRL_REJECTED', detail });
-          this.warn(new Error(`CRL rejected: ${detail}`));
           return;
         } catch (again) {
           problem += `; re-signing it failed: ${describe(again)}`;
